@@ -1,0 +1,109 @@
+"""Callbacks write what they promise, and what they write can be read back."""
+import glob
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import callbacks
+from dataset import GANDataset
+from model import GANModel
+
+v1 = tf.compat.v1
+
+
+@pytest.fixture
+def trained():
+    graph = tf.Graph()
+    with graph.as_default():
+        model = GANModel(noise_len=8, g_dim=8, d_dim=8, condition_units=8, seed=0)
+        session = v1.Session(graph=graph)
+        session.run(v1.global_variables_initializer())
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, size=(20, 28, 28, 1)).astype(np.float32)
+    dataset = GANDataset(images, np.arange(20) % 10, noise_len=8, batch_size=4, seed=0)
+    yield model, session, dataset
+    session.close()
+
+
+def read_events(logdir):
+    scalars, images = {}, {}
+    for path in glob.glob(os.path.join(logdir, 'events.out.tfevents.*')):
+        for event in v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.HasField('image'):
+                    images.setdefault(value.tag, []).append(value.image)
+                elif value.HasField('simple_value'):
+                    scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return scalars, images
+
+
+def test_summary_callback_writes_probabilities_losses_and_a_digit_grid(trained, tmp_path):
+    model, session, dataset = trained
+    summary = callbacks.SummaryCallback(session, model, str(tmp_path), every_step=2)
+    model.fit(session, dataset, epochs=None, max_steps=4, callbacks=[summary])
+    summary.close()
+    scalars, images = read_events(str(tmp_path))
+    for tag in ('probabilities/p_real', 'probabilities/p_fake', 'probabilities/p_wrong'):
+        assert [step for step, _ in scalars[tag]] == [2, 4]
+        assert all(0.0 <= value <= 1.0 for _, value in scalars[tag])
+    for tag in ('loss/generator_loss', 'loss/discriminator_loss', 'loss/discriminator_real_right_loss',
+                'loss/discriminator_real_wrong_loss', 'loss/discriminator_fake_loss'):
+        assert len(scalars[tag]) == 2 and all(np.isfinite(v) for _, v in scalars[tag])
+    [tag] = [t for t in images if t.startswith('generated_digits')]
+    grid = images[tag][-1]
+    picture = np.asarray(Image.open(io.BytesIO(grid.encoded_image_string)))
+    assert (grid.height, grid.width) == (10 * 28, 10 * 28)   # a row per digit, ten columns
+    assert picture.min() >= 0 and picture.max() <= 255
+
+
+def test_checkpoint_restores_weights_step_and_data_order(trained, tmp_path):
+    model, session, dataset = trained
+    checkpoint = callbacks.CheckpointCallback(session, str(tmp_path), every_step=3)
+    model.fit(session, dataset, epochs=None, max_steps=3, callbacks=[checkpoint])
+    weights = session.run(model.generator_variables)
+    expected_next = dataset.next_batch()
+    path = v1.train.latest_checkpoint(str(tmp_path))
+    assert path.endswith('model.ckpt-3')
+
+    with model.graph.as_default():
+        session.run(v1.global_variables_initializer())  # forget everything
+        v1.train.Saver().restore(session, path)
+    assert session.run(model.global_step) == 3
+    for before, after in zip(weights, session.run(model.generator_variables)):
+        np.testing.assert_array_equal(before, after)
+    # A resumed run rebuilds the dataset and reads the state saved beside the checkpoint.
+    with open(callbacks.dataset_state_path(path)) as f:
+        state = json.load(f)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, size=(20, 28, 28, 1)).astype(np.float32)
+    resumed = GANDataset(images, np.arange(20) % 10, noise_len=8, batch_size=4, seed=0)
+    resumed.load_state_dict(state)
+    for a, b in zip(resumed.next_batch(), expected_next):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sample_grid_callback_writes_a_png_with_a_row_per_digit(trained, tmp_path):
+    model, session, dataset = trained
+    samples = callbacks.SampleGridCallback(session, model, str(tmp_path), every_step=2, columns=5)
+    model.fit(session, dataset, epochs=None, max_steps=4, callbacks=[samples])
+    pngs = sorted(glob.glob(str(tmp_path / 'samples' / '*.png')))
+    assert [os.path.basename(p) for p in pngs] == ['step_0000002.png', 'step_0000004.png']
+    picture = np.asarray(Image.open(pngs[-1]))
+    assert picture.shape == (10 * 30 + 2, 5 * 30 + 2)
+
+
+def test_log_callback_prints_step_losses_probabilities_and_speed(trained):
+    model, session, dataset = trained
+    stream = io.StringIO()
+    log = callbacks.LogCallback(model, batch_size=4, every_step=2, total_steps=4, stream=stream)
+    model.fit(session, dataset, epochs=None, max_steps=4, callbacks=[log])
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[-1].startswith('step 4/4')
+    for word in ('d_loss', 'g_loss', 'p_real', 'p_fake', 'p_wrong', 'steps/s', 'img/s', 'ETA'):
+        assert word in lines[-1]

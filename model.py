@@ -1,0 +1,264 @@
+"""GANModel: a conditional GAN as a tf.compat.v1 graph, and its session-based fit loop.
+
+Build it inside a graph you own:
+
+    graph = tf.Graph()
+    with graph.as_default():
+        model = GANModel(noise_len=100)
+
+The generator draws an image for (noise, label). One discriminator, reused through
+its variable scope, judges three pairs: (real image, right label), (real image,
+wrong label) and (generated image, right label). Matching-aware training (GAN-CLS)
+teaches it to call only the first pair real.
+"""
+import numpy as np
+import tensorflow as tf
+
+import ops
+
+v1 = tf.compat.v1
+
+IMAGE_SHAPE = (28, 28, 1)
+CONDITIONINGS = ('matching', 'concat', 'none')
+ARCHITECTURES = ('dcgan', 'mlp')
+LOSSES = ('gan', 'wgan')
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN or infinity: the weights are no longer usable."""
+
+
+class GANModel(object):
+
+    def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
+                 g_dim=64, d_dim=64, condition_units=200, d_condition_maps=32, learning_rate=2e-4, d_learning_rate=None,
+                 beta1=0.5, clip=0.01, condition_vectors=None, seed=None):
+        if conditioning not in CONDITIONINGS:
+            raise ValueError('conditioning must be one of %s, not %r' % (CONDITIONINGS, conditioning))
+        if arch not in ARCHITECTURES:
+            raise ValueError('arch must be one of %s, not %r' % (ARCHITECTURES, arch))
+        if loss not in LOSSES:
+            raise ValueError('loss must be one of %s, not %r' % (LOSSES, loss))
+        self.noise_len = noise_len
+        self.num_classes = num_classes
+        self.conditioning = conditioning
+        self.arch = arch
+        self.loss = loss
+        self.g_dim = g_dim
+        self.d_dim = d_dim
+        self.condition_units = condition_units
+        self.d_condition_maps = d_condition_maps
+        self.clip = clip
+        self.graph = v1.get_default_graph()
+        if seed is not None:
+            v1.set_random_seed(seed)
+
+        self.noise_input = v1.placeholder(tf.float32, (None, noise_len), name='noise_input')
+        self.right_condition_input = v1.placeholder(tf.int64, (None,), name='right_condition_input')
+        self.wrong_condition_input = v1.placeholder(tf.int64, (None,), name='wrong_condition_input')
+        self.discriminator_input = v1.placeholder(tf.float32, (None,) + IMAGE_SHAPE, name='discriminator_input')
+        # False (the default) normalises with moving statistics: what generation wants.
+        self.is_training = v1.placeholder_with_default(False, (), name='is_training')
+
+        # A label becomes a condition vector by a table lookup: one-hot rows by default,
+        # or any fixed vectors per class (e.g. sentence embeddings).
+        if condition_vectors is None:
+            condition_vectors = np.eye(num_classes, dtype=np.float32)
+        self.condition_table = tf.constant(np.asarray(condition_vectors, np.float32), name='condition_table')
+        right = tf.gather(self.condition_table, self.right_condition_input)
+        wrong = tf.gather(self.condition_table, self.wrong_condition_input)
+        if conditioning == 'none':
+            right = wrong = None
+
+        self.global_step = v1.train.get_or_create_global_step()
+        self.generated_image = self._generator(self.noise_input, right)
+        self.discriminated_real_right_logits = self._discriminator(self.discriminator_input, right)
+        self.discriminated_fake_logits = self._discriminator(self.generated_image, right, reuse=True)
+        if conditioning == 'matching':
+            self.discriminated_real_wrong_logits = self._discriminator(self.discriminator_input, wrong, reuse=True)
+        else:
+            self.discriminated_real_wrong_logits = None
+
+        self.generator_variables = v1.trainable_variables('generator/')
+        self.discriminator_variables = v1.trainable_variables('discriminator/')
+        self.generator_state_variables = [v for v in v1.global_variables('generator/')
+                                          if v not in self.generator_variables]
+        self._build_losses()
+        self._build_optimizers(learning_rate, d_learning_rate or learning_rate, beta1)
+        self._build_summaries()
+        self.last_metrics = {}
+
+    # --- networks ------------------------------------------------------------------------------
+
+    def _generator(self, noise, condition):
+        with v1.variable_scope('generator'):
+            net = noise
+            if condition is not None:
+                if self.conditioning == 'matching':
+                    # A learned embedding gives the label enough weight next to 100 noise numbers.
+                    condition = tf.nn.relu(ops.dense(condition, self.condition_units, 'condition'))
+                net = tf.concat([net, condition], axis=1)
+            training = self.is_training
+            if self.arch == 'mlp':
+                for i, units in enumerate((256, 512, 1024)):
+                    net = ops.lrelu(ops.batch_norm(ops.dense(net, units, 'dense%d' % i), training, 'bn%d' % i,
+                                                   momentum=0.8))
+                net = tf.reshape(ops.dense(net, 28 * 28, 'output'), (-1,) + IMAGE_SHAPE)
+                return tf.tanh(net)
+            g = self.g_dim
+            net = tf.nn.relu(ops.batch_norm(ops.dense(net, 7 * 7 * 2 * g, 'dense', use_bias=False), training, 'bn0'))
+            net = tf.reshape(net, (-1, 7, 7, 2 * g))
+            net = ops.conv2d_transpose(net, g, 4, 2, 'deconv1', use_bias=False)        # 14x14
+            net = tf.nn.relu(ops.batch_norm(net, training, 'bn1'))
+            net = ops.conv2d_transpose(net, 1, 4, 2, 'deconv2')                          # 28x28
+            return tf.tanh(net)
+
+    def _discriminator(self, image, condition, reuse=False):
+        with v1.variable_scope('discriminator', reuse=reuse):
+            if condition is not None and self.conditioning == 'concat':
+                # CGAN: the one-hot label joins the input, tiled over the image.
+                image = tf.concat([image, _tile(condition, 28, 28)], axis=3)
+                condition = None
+            if self.arch == 'mlp':
+                net = tf.reshape(image, (-1, int(np.prod(image.shape[1:]))))
+                if condition is not None:
+                    net = tf.concat([net, ops.dense(condition, self.condition_units, 'condition')], axis=1)
+                net = ops.lrelu(ops.dense(net, 512, 'dense0'))
+                net = ops.lrelu(ops.dense(net, 256, 'dense1'))
+                return ops.dense(net, 1, 'output')
+            d = self.d_dim
+            net = ops.lrelu(ops.conv2d(image, d, 4, 2, 'conv1'))                         # 14x14
+            if condition is not None:
+                # The label meets the image features before a convolution and a
+                # nonlinearity, so the logit can depend on whether they match.
+                embedded = ops.lrelu(ops.dense(condition, self.d_condition_maps, 'condition'))
+                net = tf.concat([net, _tile(embedded, 14, 14)], axis=3)
+            net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2'))                       # 7x7
+            net = tf.reshape(net, (-1, 7 * 7 * 2 * d))
+            return ops.dense(net, 1, 'output')
+
+    # --- losses, optimizers, summaries -----------------------------------------------------------
+
+    def _build_losses(self):
+        real, fake, wrong = (self.discriminated_real_right_logits, self.discriminated_fake_logits,
+                             self.discriminated_real_wrong_logits)
+        if self.loss == 'wgan':
+            # The critic's score has no sigmoid: its loss estimates -W(real, fake).
+            self.discriminator_real_right_loss = -tf.reduce_mean(real)
+            self.discriminator_fake_loss = tf.reduce_mean(fake)
+            self.discriminator_real_wrong_loss = tf.reduce_mean(wrong) if wrong is not None else None
+            self.generator_loss = -tf.reduce_mean(fake)
+            self.wasserstein_estimate = tf.reduce_mean(real) - tf.reduce_mean(fake)
+        else:
+            self.discriminator_real_right_loss = _cross_entropy(real, 1.0)
+            self.discriminator_fake_loss = _cross_entropy(fake, 0.0)
+            self.discriminator_real_wrong_loss = _cross_entropy(wrong, 0.0) if wrong is not None else None
+            # Non-saturating: G maximises log D(G(z)) rather than minimising log(1 - D(G(z))).
+            self.generator_loss = _cross_entropy(fake, 1.0)
+            self.wasserstein_estimate = None
+        if wrong is not None:
+            self.discriminator_loss = self.discriminator_real_right_loss + (
+                self.discriminator_real_wrong_loss + self.discriminator_fake_loss) / 2
+        else:
+            self.discriminator_loss = self.discriminator_real_right_loss + self.discriminator_fake_loss
+        self.p_real = tf.reduce_mean(tf.sigmoid(real))
+        self.p_fake = tf.reduce_mean(tf.sigmoid(fake))
+        self.p_wrong = tf.reduce_mean(tf.sigmoid(wrong)) if wrong is not None else None
+
+    def _build_optimizers(self, g_learning_rate, d_learning_rate, beta1):
+        def optimizer(rate):
+            if self.loss == 'wgan':
+                return v1.train.RMSPropOptimizer(rate)
+            return v1.train.AdamOptimizer(rate, beta1=beta1)
+
+        update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+        # Each optimizer runs its own network's batch-norm updates and touches only its variables.
+        with v1.variable_scope('train'):
+            with tf.control_dependencies([op for op in update_ops if op.name.startswith('discriminator/')]):
+                d_step = optimizer(d_learning_rate).minimize(
+                    self.discriminator_loss, var_list=self.discriminator_variables, name='d_optimizer')
+            if self.loss == 'wgan':
+                with tf.control_dependencies([d_step]):
+                    d_step = tf.group(*[v.assign(tf.clip_by_value(v, -self.clip, self.clip))
+                                        for v in self.discriminator_variables], name='clip')
+            self.d_optimizer = d_step
+            with tf.control_dependencies([op for op in update_ops if op.name.startswith('generator/')]):
+                self.g_optimizer = optimizer(g_learning_rate).minimize(
+                    self.generator_loss, var_list=self.generator_variables, global_step=self.global_step,
+                    name='g_optimizer')
+
+    def _build_summaries(self):
+        """Scalars of one training batch; the digit grid is a separate summary fed fixed noise."""
+        scalars = {'loss/generator_loss': self.generator_loss,
+                   'loss/discriminator_loss': self.discriminator_loss,
+                   'loss/discriminator_real_right_loss': self.discriminator_real_right_loss,
+                   'loss/discriminator_fake_loss': self.discriminator_fake_loss}
+        if self.discriminator_real_wrong_loss is not None:
+            scalars['loss/discriminator_real_wrong_loss'] = self.discriminator_real_wrong_loss
+        if self.loss == 'wgan':
+            scalars['critic/wasserstein_estimate'] = self.wasserstein_estimate
+        else:
+            scalars['probabilities/p_real'] = self.p_real
+            scalars['probabilities/p_fake'] = self.p_fake
+            if self.p_wrong is not None:
+                scalars['probabilities/p_wrong'] = self.p_wrong
+        self.metric_tensors = {name.split('/')[-1]: t for name, t in scalars.items()}
+        self.summaries = v1.summary.merge([v1.summary.scalar(n, t) for n, t in sorted(scalars.items())])
+        self.grid_columns = v1.placeholder_with_default(tf.constant(10), (), name='grid_columns')
+        grid = ops.image_grid(self.generated_image, self.grid_columns)
+        self.image_summary = v1.summary.image('generated_digits', (grid + 1.0) / 2.0)
+
+    # --- training --------------------------------------------------------------------------------
+
+    def d_feed(self, dataset):
+        """The feed of one discriminator step: a real batch, its right and wrong labels, noise."""
+        images, right, wrong = dataset.next_batch()
+        return {self.discriminator_input: images, self.right_condition_input: right,
+                self.wrong_condition_input: wrong, self.noise_input: dataset.next_noise(),
+                self.is_training: True}
+
+    def g_feed(self, dataset):
+        """The feed of one generator step: fresh noise and fresh labels."""
+        return {self.noise_input: dataset.next_noise(), self.right_condition_input: dataset.next_label(),
+                self.is_training: True}
+
+    def fit(self, session, dataset, epochs=1, k_steps=1, callbacks=None, max_steps=None):
+        """k discriminator steps, then one generator step, then the callbacks due at that step.
+
+        Runs `epochs` passes over the data, or (with `max_steps`) until the global step,
+        which a restored checkpoint carries over, reaches max_steps. Returns the global step.
+        """
+        if epochs is None and max_steps is None:
+            raise ValueError('fit needs epochs or max_steps')
+        callbacks = callbacks or []
+        d_fetches = dict(self.metric_tensors)
+        g_fetches = {'generator_loss': self.generator_loss}
+        d_fetches.pop('generator_loss')
+        step = session.run(self.global_step)
+        epoch = 0
+        while (epochs is None or epoch < epochs) and (max_steps is None or step < max_steps):
+            while dataset.has_more_than(k_steps) and (max_steps is None or step < max_steps):
+                for _ in range(k_steps):
+                    d_values, _ = session.run([d_fetches, self.d_optimizer], self.d_feed(dataset))
+                g_values, _ = session.run([g_fetches, self.g_optimizer], self.g_feed(dataset))
+                step += 1  # only g_optimizer increments the global step
+                self.last_metrics = dict(d_values, **g_values)
+                if not all(np.isfinite(v) for v in self.last_metrics.values()):
+                    raise NonFiniteLossError('non-finite loss at step %d: %s' % (step, self.last_metrics))
+                for callback in callbacks:
+                    if step % callback.every_step == 0:
+                        callback(dataset, step)
+            if not dataset.has_more_than(k_steps):
+                dataset.reset()
+                epoch += 1
+        return step
+
+
+def _cross_entropy(logits, target):
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+        logits=logits, labels=tf.fill(tf.shape(logits), target)))
+
+
+def _tile(vectors, height, width):
+    """(B, C) -> (B, height, width, C)."""
+    return tf.tile(vectors[:, None, None, :], [1, height, width, 1])

@@ -1,0 +1,244 @@
+"""The GANModel spec, in the order the model was built: shapes, sharing, fit, learning."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dataset import GANDataset
+from model import GANModel
+
+v1 = tf.compat.v1
+
+
+def build(**kwargs):
+    """A model in a fresh graph, with an initialised session."""
+    graph = tf.Graph()
+    with graph.as_default():
+        model = GANModel(**kwargs)
+        session = v1.Session(graph=graph)
+        session.run(v1.global_variables_initializer())
+    return model, session
+
+
+def values(session, variables):
+    return [session.run(v).copy() for v in variables]
+
+
+def changed(before, after):
+    return [not np.array_equal(b, a) for b, a in zip(before, after)]
+
+
+@pytest.fixture
+def model_and_session():
+    model, session = build(noise_len=100, seed=1)
+    yield model, session
+    session.close()
+
+
+def random_dataset(size=8, batch_size=4, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, size=(size, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(size) % 10
+    return GANDataset(images, labels, noise_len=100, batch_size=batch_size, seed=seed)
+
+
+# --- the walkthrough's four shape tests -------------------------------------------------------
+
+def test_generate(model_and_session):
+    model, session = model_and_session
+    noise = np.random.normal(size=(1, 100))
+    generated = session.run(model.generated_image, feed_dict={
+        model.noise_input: noise, model.right_condition_input: [3]})
+    assert generated.shape == (1, 28, 28, 1)
+    assert -1.0 <= generated.min() and generated.max() <= 1.0
+
+
+def test_discriminate_real_with_right_condition(model_and_session):
+    model, session = model_and_session
+    logits = session.run(model.discriminated_real_right_logits, feed_dict={
+        model.discriminator_input: np.random.normal(size=(1, 28, 28, 1)),
+        model.right_condition_input: [3]})
+    assert logits.shape == (1, 1)
+
+
+def test_discriminate_real_with_wrong_condition(model_and_session):
+    model, session = model_and_session
+    logits = session.run(model.discriminated_real_wrong_logits, feed_dict={
+        model.discriminator_input: np.random.normal(size=(1, 28, 28, 1)),
+        model.wrong_condition_input: [5]})
+    assert logits.shape == (1, 1)
+
+
+def test_discriminate_fake(model_and_session):
+    model, session = model_and_session
+    logits = session.run(model.discriminated_fake_logits, feed_dict={
+        model.noise_input: np.random.normal(size=(1, 100)),
+        model.right_condition_input: [3]})
+    assert logits.shape == (1, 1)
+
+
+# --- one discriminator, shared by variable scope ----------------------------------------------
+
+def test_three_discriminator_outputs_use_one_set_of_variables(model_and_session):
+    model, _ = model_and_session
+    with model.graph.as_default():
+        d_vars = model.discriminator_variables
+        # One discriminator built alone, for the expected count.
+        lone = tf.Graph()
+        with lone.as_default():
+            GANModel(noise_len=100)
+            lone_count = len([v for v in v1.trainable_variables() if v.name.startswith('discriminator/')])
+    assert len(d_vars) == lone_count
+    names = [v.name for v in d_vars]
+    assert len(names) == len(set(names))
+    assert not any('_1/' in n or '_2/' in n for n in names), names
+
+
+def test_changing_one_discriminator_variable_changes_all_three_outputs(model_and_session):
+    model, session = model_and_session
+    feed = {model.discriminator_input: np.random.normal(size=(2, 28, 28, 1)),
+            model.right_condition_input: [1, 2], model.wrong_condition_input: [3, 4],
+            model.noise_input: np.random.normal(size=(2, 100))}
+    outputs = [model.discriminated_real_right_logits, model.discriminated_real_wrong_logits,
+               model.discriminated_fake_logits]
+    before = session.run(outputs, feed)
+    last_bias = [v for v in model.discriminator_variables if v.shape.as_list() == [1]][-1]
+    with model.graph.as_default():
+        session.run(last_bias.assign_add([1.0]))
+    after = session.run(outputs, feed)
+    for b, a in zip(before, after):
+        np.testing.assert_allclose(a, b + 1.0, rtol=1e-5, atol=1e-5)
+
+
+def test_generator_and_discriminator_variables_are_disjoint(model_and_session):
+    model, _ = model_and_session
+    g = set(v.name for v in model.generator_variables)
+    d = set(v.name for v in model.discriminator_variables)
+    assert g and d and not (g & d)
+    with model.graph.as_default():
+        trainable = set(v.name for v in v1.trainable_variables())
+    assert g | d == trainable
+
+
+# --- fit -------------------------------------------------------------------------------------
+
+def test_each_optimizer_changes_only_its_own_network(model_and_session):
+    model, session = model_and_session
+    dataset = random_dataset()
+    images, right, wrong = dataset.next_batch()
+    feed = {model.discriminator_input: images, model.right_condition_input: right,
+            model.wrong_condition_input: wrong, model.noise_input: dataset.next_noise(),
+            model.is_training: True}
+    g_before, d_before = values(session, model.generator_variables), values(session, model.discriminator_variables)
+    session.run(model.d_optimizer, feed)
+    assert all(changed(d_before, values(session, model.discriminator_variables)))
+    assert not any(changed(g_before, values(session, model.generator_variables)))
+
+    d_before = values(session, model.discriminator_variables)
+    session.run(model.g_optimizer, {model.noise_input: dataset.next_noise(),
+                                    model.right_condition_input: dataset.next_label(),
+                                    model.is_training: True})
+    assert all(changed(g_before, values(session, model.generator_variables)))
+    assert not any(changed(d_before, values(session, model.discriminator_variables)))
+
+
+def test_fit_moves_both_networks_batch_norm_statistics_and_the_global_step(model_and_session):
+    model, session = model_and_session
+    g_before, d_before = values(session, model.generator_variables), values(session, model.discriminator_variables)
+    moving = [v for v in model.generator_state_variables if 'moving' in v.name]
+    assert moving, 'the generator uses batch norm'
+    moving_before = values(session, moving)
+    model.fit(session, random_dataset(), epochs=1, k_steps=1)
+    assert all(changed(g_before, values(session, model.generator_variables)))
+    assert all(changed(d_before, values(session, model.discriminator_variables)))
+    assert all(changed(moving_before, values(session, moving)))
+    assert session.run(model.global_step) == 2  # 8 images, batch 4: two steps
+    assert all(np.isfinite(v) for v in model.last_metrics.values())
+
+
+def test_fit_runs_k_discriminator_steps_per_generator_step(model_and_session):
+    model, session = model_and_session
+    dataset = random_dataset(size=12, batch_size=2)
+    model.fit(session, dataset, epochs=1, k_steps=2)
+    # 6 batches: 3 generator steps of 2 discriminator batches each.
+    assert session.run(model.global_step) == 3
+
+
+def test_fit_stops_at_max_steps_and_calls_callbacks(model_and_session):
+    model, session = model_and_session
+    seen = []
+
+    class Recorder:
+        every_step = 2
+
+        def __call__(self, dataset, step):
+            seen.append(step)
+
+    model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=5, callbacks=[Recorder()])
+    assert session.run(model.global_step) == 5
+    assert seen == [2, 4]
+
+
+def test_generation_does_not_depend_on_the_rest_of_the_batch(model_and_session):
+    """Moving statistics at generation: a single-digit batch keeps its condition."""
+    model, session = model_and_session
+    model.fit(session, random_dataset(size=40), epochs=2, k_steps=1)
+    noise = np.random.default_rng(3).normal(size=(10, 100))
+    mixed = session.run(model.generated_image, {model.noise_input: noise,
+                                                model.right_condition_input: np.arange(10)})
+    alone = session.run(model.generated_image, {model.noise_input: noise[3:4],
+                                                model.right_condition_input: [3]})
+    all_threes = session.run(model.generated_image, {model.noise_input: noise,
+                                                     model.right_condition_input: np.full(10, 3)})
+    np.testing.assert_allclose(alone[0], mixed[3], atol=1e-5)
+    np.testing.assert_allclose(all_threes[3], mixed[3], atol=1e-5)
+    # ... while the training path does use batch statistics.
+    training = session.run(model.generated_image, {model.noise_input: noise[:2],
+                                                   model.right_condition_input: [3, 3],
+                                                   model.is_training: True})
+    assert not np.allclose(training[0], mixed[0], atol=1e-3)
+
+
+def test_same_seed_gives_same_initial_weights_and_first_losses():
+    results = []
+    for _ in range(2):
+        model, session = build(noise_len=100, seed=7)
+        model.fit(session, random_dataset(seed=1), epochs=None, k_steps=1, max_steps=1)
+        results.append(dict(model.last_metrics))
+        session.close()
+    assert results[0] == pytest.approx(results[1], rel=1e-5)
+
+
+# --- learning ----------------------------------------------------------------------------------
+
+def two_patterns():
+    """Class 1: a bright left half; class 7: a bright right half (plus a little noise)."""
+    a = -np.ones((28, 28), np.float32)
+    a[:, :14] = 1.0
+    b = a[:, ::-1].copy()
+    return a, b
+
+
+def test_conditional_generator_learns_which_pattern_belongs_to_which_label():
+    a, b = two_patterns()
+    rng = np.random.default_rng(0)
+    labels = np.array([1, 7] * 128)
+    images = np.where(labels[:, None, None] == 1, a, b)[..., None]
+    images = np.clip(images + rng.normal(0, 0.05, images.shape), -1, 1).astype(np.float32)
+    model, session = build(noise_len=16, seed=0, g_dim=16, d_dim=16, condition_units=16)
+    dataset = GANDataset(images, labels, noise_len=16, batch_size=32, seed=0)
+    model.fit(session, dataset, epochs=None, k_steps=1, max_steps=300)
+
+    noise = np.random.default_rng(1).normal(size=(50, 16))
+    for label, own, other in [(1, a, b), (7, b, a)]:
+        generated = session.run(model.generated_image, {model.noise_input: noise,
+                                                        model.right_condition_input: np.full(50, label)})[..., 0]
+        to_own = np.abs(generated - own).mean(axis=(1, 2))
+        to_other = np.abs(generated - other).mean(axis=(1, 2))
+        assert (to_own < to_other).mean() > 0.9, (label, to_own.mean(), to_other.mean())
+
+    images_, right, wrong = dataset.next_batch()
+    p_real, p_wrong = session.run([model.p_real, model.p_wrong], {
+        model.discriminator_input: images_, model.right_condition_input: right,
+        model.wrong_condition_input: wrong})
+    assert p_wrong < p_real
+    session.close()

@@ -1,0 +1,96 @@
+"""The few layers the GAN needs, on tf.compat.v1.get_variable + tf.nn.
+
+Every weight is created with get_variable, so sharing a network is plain
+`variable_scope(..., reuse=True)`: no Keras layer objects (which bypass variable
+scopes and are not available as tf.compat.v1.layers under Keras 3).
+"""
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+# DCGAN initialisation: N(0, 0.02) for weights.
+WEIGHT_INIT = v1.truncated_normal_initializer(stddev=0.02)
+
+
+def dense(x, units, name, use_bias=True):
+    with v1.variable_scope(name):
+        w = v1.get_variable('w', [x.shape[-1], units], initializer=WEIGHT_INIT)
+        y = tf.matmul(x, w)
+        if use_bias:
+            y = y + v1.get_variable('b', [units], initializer=v1.zeros_initializer())
+        return y
+
+
+def conv2d(x, filters, kernel, stride, name, use_bias=True):
+    """NHWC convolution with 'SAME' padding."""
+    with v1.variable_scope(name):
+        w = v1.get_variable('w', [kernel, kernel, x.shape[-1], filters], initializer=WEIGHT_INIT)
+        y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding='SAME')
+        if use_bias:
+            y = tf.nn.bias_add(y, v1.get_variable('b', [filters], initializer=v1.zeros_initializer()))
+        return y
+
+
+def conv2d_transpose(x, filters, kernel, stride, name, use_bias=True):
+    """Transposed convolution that multiplies height and width by `stride`."""
+    with v1.variable_scope(name):
+        _, height, width, channels = x.shape
+        w = v1.get_variable('w', [kernel, kernel, filters, channels], initializer=WEIGHT_INIT)
+        out_shape = tf.stack([tf.shape(x)[0], height * stride, width * stride, filters])
+        y = tf.nn.conv2d_transpose(x, w, out_shape, strides=[1, stride, stride, 1], padding='SAME')
+        y.set_shape([None, height * stride, width * stride, filters])
+        if use_bias:
+            y = tf.nn.bias_add(y, v1.get_variable('b', [filters], initializer=v1.zeros_initializer()))
+        return y
+
+
+def batch_norm(x, training, name, momentum=0.9, epsilon=1e-5):
+    """Batch norm over all axes but the last, for 2-D or NHWC 4-D inputs.
+
+    `training` is a boolean tensor: True normalises with the batch statistics and
+    (through the ops put in UPDATE_OPS) moves the moving averages towards them;
+    False normalises with the moving averages, so one image comes out the same
+    whatever else is in its batch.
+    """
+    with v1.variable_scope(name):
+        channels = x.shape[-1]
+        gamma = v1.get_variable('gamma', [channels], initializer=v1.ones_initializer())
+        beta = v1.get_variable('beta', [channels], initializer=v1.zeros_initializer())
+        moving_mean = v1.get_variable('moving_mean', [channels], trainable=False,
+                                      initializer=v1.zeros_initializer())
+        moving_var = v1.get_variable('moving_variance', [channels], trainable=False,
+                                     initializer=v1.ones_initializer())
+        # The fused kernel wants NHWC; a dense layer's output is viewed as 1x1 maps.
+        x4 = x if x.shape.ndims == 4 else tf.reshape(x, [-1, 1, 1, channels])
+
+        def with_batch_stats():
+            return v1.nn.fused_batch_norm(x4, gamma, beta, epsilon=epsilon, is_training=True)
+
+        def with_moving_stats():
+            y, _, _ = v1.nn.fused_batch_norm(x4, gamma, beta, mean=moving_mean, variance=moving_var,
+                                             epsilon=epsilon, is_training=False)
+            return y, tf.identity(moving_mean), tf.identity(moving_var)
+
+        y, mean, var = tf.cond(training, with_batch_stats, with_moving_stats)
+        # At inference mean == moving_mean, so these updates are no-ops there.
+        decay = 1.0 - momentum
+        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS,
+                             v1.assign_sub(moving_mean, (moving_mean - mean) * decay))
+        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS,
+                             v1.assign_sub(moving_var, (moving_var - var) * decay))
+        y = tf.reshape(y, tf.shape(x)) if x.shape.ndims != 4 else y
+        y.set_shape(x.shape)
+        return y
+
+
+def lrelu(x, alpha=0.2):
+    return tf.nn.leaky_relu(x, alpha)
+
+
+def image_grid(images, columns):
+    """(rows * columns, H, W, C) images -> one (1, rows * H, columns * W, C) picture, row by row."""
+    _, height, width, channels = images.shape
+    rows = tf.shape(images)[0] // columns
+    grid = tf.reshape(images[:rows * columns], tf.stack([rows, columns, height, width, channels]))
+    grid = tf.transpose(grid, [0, 2, 1, 3, 4])
+    return tf.reshape(grid, tf.stack([1, rows * height, columns * width, channels]))
