@@ -1,4 +1,5 @@
 """What fit does every few steps: TensorBoard summaries, log lines, checkpoints and sample grids."""
+import glob
 import json
 import os
 import sys
@@ -125,7 +126,15 @@ class CheckpointCallback(Callback):
             write_json_atomically('%s-%d.dataset.json' % (self.prefix, step), dataset.state_dict())
         with self.session.graph.as_default():
             self.last_path = self.saver.save(self.session, self.prefix, global_step=step)
+        self._remove_orphaned_dataset_states()
         return self.last_path
+
+
+    def _remove_orphaned_dataset_states(self):
+        """The saver deletes old checkpoints; their data-order files go with them."""
+        for path in glob.glob(self.prefix + '-*.dataset.json'):
+            if not glob.glob(path[:-len('.dataset.json')] + '.index'):
+                os.remove(path)
 
 
 def dataset_state_path(checkpoint_path):

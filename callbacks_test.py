@@ -107,3 +107,11 @@ def test_log_callback_prints_step_losses_probabilities_and_speed(trained):
     assert lines[-1].startswith('step 4/4')
     for word in ('d_loss', 'g_loss', 'p_real', 'p_fake', 'p_wrong', 'steps/s', 'img/s', 'ETA'):
         assert word in lines[-1]
+
+
+def test_old_checkpoints_leave_with_their_data_order_files(trained, tmp_path):
+    model, session, dataset = trained
+    checkpoint = callbacks.CheckpointCallback(session, str(tmp_path), every_step=1, keep=2)
+    model.fit(session, dataset, epochs=None, max_steps=4, callbacks=[checkpoint])
+    states = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / '*.dataset.json')))
+    assert states == ['model.ckpt-3.dataset.json', 'model.ckpt-4.dataset.json']

@@ -69,6 +69,8 @@ class GANModel(object):
         wrong = tf.gather(self.condition_table, self.wrong_condition_input)
         if conditioning == 'none':
             right = wrong = None
+        # Feeding this tensor hands the generator any condition vectors, e.g. a blend of two digits.
+        self.right_condition_vectors = right
 
         self.global_step = v1.train.get_or_create_global_step()
         self.generated_image = self._generator(self.noise_input, right)

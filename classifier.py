@@ -1,0 +1,296 @@
+"""A small digit classifier: the measuring stick for generated digits, trained once and cached.
+
+Graph: conv 5x5x32 -> max-pool -> conv 5x5x64 -> max-pool -> dense 256 (the features) -> 10 logits.
+'VALID' convolutions keep it cheap enough to train in well under a minute on two CPU cores.
+"""
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import dataset
+
+NUM_CLASSES = 10
+FEATURE_SIZE = 256
+SMALL_DATASET_STEPS = 1500  # 5,000-digit sample: about 24 passes, ~98.5% held-out in ~30 s
+LARGE_DATASET_STEPS = 3000  # full MNIST: about 3 passes
+LARGE_DATASET_SIZE = 20000
+DEFAULT_BATCH_SIZE = 64
+LEARNING_RATE = 1e-3         # peak; cosine-decayed to 0 over the run (worth ~1% held-out accuracy)
+DROPOUT_RATE = 0.5           # on the features during training only
+MAX_SHIFT = 2                # random translations of up to 2 px make the net robust to off-centre digits
+HOLD_OUT_PER_CLASS = 100     # for datasets without a test split
+INFERENCE_BATCH = 1000
+CHECKPOINT_NAME = 'model.ckpt'
+CACHE_INFO_FILE = 'classifier.json'
+CACHE_ROOT = os.path.join('summary', 'classifiers')
+DATASETS_WITHOUT_TEST_SPLIT = ('mnist_sample',)
+
+
+class ClassifierError(Exception):
+    """A saved classifier cannot be read."""
+
+
+def log_line(message):
+    # stderr, so that a JSON report on stdout stays clean
+    print(message, file=sys.stderr, flush=True)
+
+
+def shift_randomly(images, rng, max_shift=MAX_SHIFT):
+    """Translate each image by up to max_shift pixels; the uncovered border is background (-1)."""
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)),
+                    constant_values=-1.0)
+    offsets = rng.integers(0, 2 * max_shift + 1, size=(len(images), 2))
+    shifted = np.empty_like(images)
+    for i, (dy, dx) in enumerate(offsets):
+        shifted[i] = padded[i, dy:dy + 28, dx:dx + 28]
+    return shifted
+
+
+class Classifier:
+    """CNN digit classifier in its own graph and session."""
+
+    def __init__(self, seed=0):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.compat.v1.set_random_seed(seed)
+            self.image_input = tf.compat.v1.placeholder(tf.float32, [None, 28, 28, 1], 'images')
+            self.label_input = tf.compat.v1.placeholder(tf.int64, [None], 'labels')
+            self.learning_rate = tf.compat.v1.placeholder(tf.float32, [], 'learning_rate')
+            self.dropout_rate = tf.compat.v1.placeholder_with_default(0.0, [], 'dropout_rate')
+            self.feature_output, self.logit_output = self._build(self.image_input, self.dropout_rate)
+            self.probability_output = tf.nn.softmax(self.logit_output)
+            self.prediction_output = tf.argmax(self.logit_output, axis=1)
+            self.loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=self.label_input, logits=self.logit_output))
+            self.train_op = tf.compat.v1.train.AdamOptimizer(self.learning_rate).minimize(self.loss)
+            # The weights only: optimizer slots would triple the cache for nothing.
+            self.saver = tf.compat.v1.train.Saver(tf.compat.v1.trainable_variables(), max_to_keep=1)
+            init = tf.compat.v1.global_variables_initializer()
+        self.session = tf.compat.v1.Session(graph=self.graph)
+        self.session.run(init)
+
+    @staticmethod
+    def _build(images, dropout_rate):
+        he_init = tf.compat.v1.variance_scaling_initializer(scale=2.0)
+
+        def conv_relu_pool(x, name, size, channels):
+            with tf.compat.v1.variable_scope(name):
+                weights = tf.compat.v1.get_variable(
+                    'weights', [size, size, x.shape[-1], channels], initializer=he_init)
+                bias = tf.compat.v1.get_variable('bias', [channels], initializer=tf.zeros_initializer())
+                x = tf.nn.relu(tf.nn.conv2d(x, weights, 1, 'VALID') + bias)
+                return tf.nn.max_pool2d(x, 2, 2, 'VALID')
+
+        def dense(x, name, units, initializer):
+            with tf.compat.v1.variable_scope(name):
+                weights = tf.compat.v1.get_variable('weights', [x.shape[-1], units], initializer=initializer)
+                bias = tf.compat.v1.get_variable('bias', [units], initializer=tf.zeros_initializer())
+                return tf.matmul(x, weights) + bias
+
+        with tf.compat.v1.variable_scope('classifier'):
+            x = conv_relu_pool(images, 'conv1', 5, 32)     # 24x24 -> 12x12
+            x = conv_relu_pool(x, 'conv2', 5, 64)          # 8x8 -> 4x4
+            x = tf.reshape(x, [-1, 4 * 4 * 64])
+            features = tf.nn.relu(dense(x, 'features', FEATURE_SIZE, he_init))
+            logits = dense(tf.nn.dropout(features, rate=dropout_rate), 'logits', NUM_CLASSES,
+                           tf.compat.v1.glorot_uniform_initializer())
+        return features, logits
+
+    def train(self, images, labels, steps=SMALL_DATASET_STEPS, batch_size=DEFAULT_BATCH_SIZE, seed=0):
+        """Adam with a cosine learning-rate decay on shuffled mini-batches, each randomly shifted."""
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(images))
+        position = 0
+        for step in range(steps):
+            learning_rate = LEARNING_RATE * 0.5 * (1.0 + np.cos(np.pi * step / steps))
+            if position + batch_size > len(order):
+                order = rng.permutation(len(images))
+                position = 0
+            batch = order[position:position + batch_size]
+            position += batch_size
+            self.session.run(self.train_op, {self.image_input: shift_randomly(images[batch], rng),
+                                             self.label_input: labels[batch],
+                                             self.learning_rate: learning_rate,
+                                             self.dropout_rate: DROPOUT_RATE})
+
+    def _run_in_batches(self, output, images):
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
+            raise ValueError('classifier expects images of shape (N, 28, 28, 1), got %s'
+                             % (images.shape,))
+        chunks = [self.session.run(output, {self.image_input: images[start:start + INFERENCE_BATCH]})
+                  for start in range(0, len(images), INFERENCE_BATCH)]
+        if not chunks:
+            return self.session.run(output, {self.image_input: images})
+        return np.concatenate(chunks)
+
+    def features(self, images):
+        """Penultimate-layer activations, float32 (N, FEATURE_SIZE)."""
+        return self._run_in_batches(self.feature_output, images).astype(np.float32)
+
+    def logits(self, images):
+        return self._run_in_batches(self.logit_output, images)
+
+    def probabilities(self, images):
+        return self._run_in_batches(self.probability_output, images)
+
+    def predict(self, images):
+        """Most likely digit per image, int64 (N,)."""
+        return self._run_in_batches(self.prediction_output, images).astype(np.int64)
+
+    def accuracy(self, images, labels):
+        return float(np.mean(self.predict(images) == labels))
+
+    def save(self, directory):
+        os.makedirs(directory, exist_ok=True)
+        # No 'checkpoint' state file: it would hold the absolute path of a temporary directory.
+        with self.graph.as_default():   # outside its graph the Saver would try eager mode
+            self.saver.save(self.session, os.path.join(directory, CHECKPOINT_NAME),
+                            write_meta_graph=False, write_state=False)
+
+    @classmethod
+    def load(cls, directory):
+        path = os.path.join(directory, CHECKPOINT_NAME)
+        if not os.path.exists(path + '.index'):
+            raise ClassifierError('no classifier checkpoint %s.index: delete %s to retrain'
+                                  % (path, directory))
+        classifier = cls()
+        try:
+            with classifier.graph.as_default():
+                classifier.saver.restore(classifier.session, path)
+        except Exception as error:  # TF raises several error types for damaged files
+            classifier.close()
+            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ClassifierError('cannot restore %s: %s' % (path, first_line)) from None
+        return classifier
+
+    def close(self):
+        self.session.close()
+
+
+def fingerprint(images, labels):
+    """Short content hash of a data set: the cache key, so changed data means a new classifier."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(images, np.float32).tobytes())
+    digest.update(np.ascontiguousarray(labels, np.int64).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def stratified_split(labels, per_class, seed=0):
+    """(train_indices, held_out_indices) with per_class held-out examples of every digit."""
+    rng = np.random.default_rng(seed)
+    held_out = []
+    for digit in range(NUM_CLASSES):
+        members = np.flatnonzero(labels == digit)
+        if len(members) <= per_class:
+            raise dataset.DataError('only %d examples of digit %d; need more than %d to hold some out'
+                                    % (len(members), digit, per_class))
+        held_out.append(rng.choice(members, per_class, replace=False))
+    held_out = np.sort(np.concatenate(held_out))
+    train = np.setdiff1d(np.arange(len(labels)), held_out)
+    return train, held_out
+
+
+def load_training_and_held_out(dataset_name, data_path=None):
+    """(train images, train labels, held-out images, held-out labels, how the held-out set was chosen)."""
+    images, labels = dataset.load_dataset(dataset_name, path=data_path, split='train')
+    if dataset_name not in DATASETS_WITHOUT_TEST_SPLIT:
+        try:
+            test_images, test_labels = dataset.load_dataset(dataset_name, path=data_path, split='test')
+            return images, labels, test_images, test_labels, 'test split'
+        except dataset.DataError as error:
+            log_line('no test split for %s (%s); holding out %d training digits per class'
+                     % (dataset_name, error, HOLD_OUT_PER_CLASS))
+    train, held_out = stratified_split(labels, HOLD_OUT_PER_CLASS)
+    return (images[train], labels[train], images[held_out], labels[held_out],
+            'stratified hold-out, %d per class' % HOLD_OUT_PER_CLASS)
+
+
+def read_cache(cache_dir, expected_fingerprint):
+    """The cached classifier and its accuracy; ClassifierError if anything is missing or damaged."""
+    info_path = os.path.join(cache_dir, CACHE_INFO_FILE)
+    try:
+        with open(info_path) as handle:
+            info = json.load(handle)
+        accuracy = float(info['accuracy'])
+        cached_fingerprint = info['fingerprint']
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ClassifierError('unreadable %s (%s)' % (info_path, type(error).__name__)) from None
+    if cached_fingerprint != expected_fingerprint:
+        raise ClassifierError('%s was trained on other data (%s, now %s)'
+                              % (cache_dir, cached_fingerprint, expected_fingerprint))
+    return Classifier.load(cache_dir), accuracy
+
+
+def write_cache(classifier, cache_dir, info):
+    """Write into a temporary sibling, then rename: an interrupted run leaves no half-written cache."""
+    parent = os.path.dirname(os.path.abspath(cache_dir))
+    os.makedirs(parent, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix='.tmp-' + os.path.basename(cache_dir) + '-', dir=parent)
+    try:
+        classifier.save(temporary)
+        with open(os.path.join(temporary, CACHE_INFO_FILE), 'w') as handle:
+            json.dump(info, handle, indent=2)
+        if os.path.exists(cache_dir):
+            shutil.rmtree(cache_dir)   # only ever a damaged or stale cache
+        try:
+            os.rename(temporary, cache_dir)
+        except OSError:
+            if not os.path.isdir(cache_dir):
+                raise
+            # Another process finished the same cache first: keep theirs.
+            shutil.rmtree(temporary, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
+                   batch_size=DEFAULT_BATCH_SIZE, seed=0):
+    """(classifier, held-out images, held-out labels, held-out accuracy) for a data set.
+
+    Trains on the first call and caches under cache_dir (default
+    summary/classifiers/<dataset>-<fingerprint of the training data>); later calls load the cache.
+    A damaged cache, or one trained on other data, is retrained with one line on stderr saying so.
+    steps=None picks SMALL_DATASET_STEPS or LARGE_DATASET_STEPS by the size of the training set.
+    """
+    images, labels, held_images, held_labels, held_out_from = load_training_and_held_out(
+        dataset_name, data_path)
+    data_fingerprint = fingerprint(images, labels)
+    if cache_dir is None:
+        cache_dir = os.path.join(CACHE_ROOT, '%s-%s' % (dataset_name, data_fingerprint))
+
+    if os.path.exists(cache_dir):
+        try:
+            classifier, accuracy = read_cache(cache_dir, data_fingerprint)
+            return classifier, held_images, held_labels, accuracy
+        except ClassifierError as error:
+            log_line('classifier cache %s is unusable (%s); retraining' % (cache_dir, error))
+
+    if steps is None:
+        steps = LARGE_DATASET_STEPS if len(images) >= LARGE_DATASET_SIZE else SMALL_DATASET_STEPS
+    log_line('training the %s classifier (%d steps on %d digits; cached in %s)'
+             % (dataset_name, steps, len(images), cache_dir))
+    started = time.time()
+    classifier = Classifier(seed=seed)
+    try:
+        classifier.train(images, labels, steps=steps, batch_size=batch_size, seed=seed)
+        accuracy = classifier.accuracy(held_images, held_labels)
+        write_cache(classifier, cache_dir, {
+            'dataset': dataset_name, 'data': data_path, 'fingerprint': data_fingerprint,
+            'accuracy': accuracy, 'held_out': held_out_from, 'held_out_size': int(len(held_labels)),
+            'steps': steps, 'batch_size': batch_size, 'seed': seed,
+            'train_seconds': round(time.time() - started, 1)})
+    except BaseException:
+        classifier.close()
+        raise
+    log_line('classifier held-out accuracy %.4f (%s, %.0f s)'
+             % (accuracy, held_out_from, time.time() - started))
+    return classifier, held_images, held_labels, accuracy

@@ -1,0 +1,560 @@
+"""The two command-line programs, end to end: main.py trains, resumes and refuses bad input; generate.py draws.
+
+The core path runs the real scripts as subprocesses; the many small cases call main() in-process to stay fast.
+One tiny run (4 steps of a narrow model on the bundled MNIST sample) is trained once and copied where a test
+needs a logdir it may change.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TINY_MODEL = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8',
+              '--condition-units', '8', '--seed', '0']
+TINY_RUN = TINY_MODEL + ['--save-every', '2', '--sample-every', '2', '--summary-every', '2', '--log-every', '1']
+LOG_LINE = re.compile(r'^step (\d+)/(\d+)\b')
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+def offline_env(home):
+    return dict(os.environ, GAN_OFFLINE='1', HOME=str(home), KERAS_HOME=str(home / '.keras'),
+                TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
+
+
+def run_script(script, args, home, cwd):
+    return subprocess.run([sys.executable, os.path.join(HERE, script)] + [str(a) for a in args],
+                          env=offline_env(home), cwd=str(cwd), capture_output=True, text=True, timeout=600)
+
+
+def start_script(script, args, home, cwd):
+    return subprocess.Popen([sys.executable, os.path.join(HERE, script)] + [str(a) for a in args],
+                            env=offline_env(home), cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def read_until_step(process, step):
+    """Read the training log until it reports `step`; returns the lines read."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        match = LOG_LINE.match(line)
+        if match and int(match.group(1)) >= step:
+            return lines
+    raise AssertionError('training ended before step %d:\n%s\n%s' % (step, ''.join(lines), process.stderr.read()))
+
+
+def checkpoint_steps(logdir):
+    return sorted(int(re.search(r'-(\d+)\.index$', path).group(1))
+                  for path in glob.glob(os.path.join(str(logdir), 'model.ckpt-*.index')))
+
+
+def snapshot(directory):
+    """Every file under directory with its bytes, to prove a failed run changed nothing."""
+    files = {}
+    for path in glob.glob(os.path.join(str(directory), '**', '*'), recursive=True):
+        if os.path.isfile(path):
+            with open(path, 'rb') as stream:
+                files[os.path.relpath(path, str(directory))] = stream.read()
+    return files
+
+
+def metrics_of(line):
+    """A log line without its speed figures: what must repeat exactly under the same seed."""
+    return [part for part in line.strip().split('  ')
+            if not any(word in part for word in ('steps/s', 'img/s', 'ETA'))]
+
+
+def log_lines(text):
+    return {int(LOG_LINE.match(line).group(1)): metrics_of(line)
+            for line in text.splitlines() if LOG_LINE.match(line)}
+
+
+def event_scalars(logdir):
+    import tensorflow as tf
+    scalars = {}
+    for path in sorted(glob.glob(os.path.join(str(logdir), 'events.out.tfevents.*'))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.HasField('simple_value'):
+                    scalars[(value.tag, event.step)] = value.simple_value
+    return scalars
+
+
+def corrupt_latest_checkpoint(logdir):
+    """Cut the newest checkpoint's data file in half, as a full disk or a killed copy would."""
+    step = checkpoint_steps(logdir)[-1]
+    (data_file,) = glob.glob(os.path.join(str(logdir), 'model.ckpt-%d.data-*' % step))
+    with open(data_file, 'rb') as stream:
+        data = stream.read()
+    with open(data_file, 'wb') as stream:
+        stream.write(data[:len(data) // 2])
+    return step
+
+
+def error_lines(text):
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def assert_one_error_line(stderr, *words):
+    lines = error_lines(stderr)
+    assert len(lines) == 1, stderr
+    assert 'Traceback' not in stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+@pytest.fixture(scope='module')
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp('home')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, home):
+    """One real 4-step training run, shared (read-only) by the tests below."""
+    base = tmp_path_factory.mktemp('trained')
+    logdir = base / 'run'
+    result = run_script('main.py', TINY_RUN + ['--logdir', logdir, '--steps', '4'], home, base)
+    assert result.returncode == 0, result.stderr
+    result.logdir = logdir
+    return result
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, home):
+    """In-process calls see the same environment as the subprocesses."""
+    for name, value in offline_env(home).items():
+        if name in ('GAN_OFFLINE', 'HOME', 'KERAS_HOME', 'TF_CPP_MIN_LOG_LEVEL'):
+            monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path):
+    """A private copy of the trained run, for tests that resume, corrupt or write into it."""
+    copy = tmp_path / 'run'
+    shutil.copytree(str(trained.logdir), str(copy))
+    return copy
+
+
+def main_in_process(argv):
+    import main
+    return main.main([str(a) for a in argv])
+
+
+def generate_in_process(argv):
+    import generate
+    return generate.main([str(a) for a in argv])
+
+
+# ------------------------------------------------------------------------------------ training
+
+def test_training_writes_config_checkpoints_events_and_grids(trained):
+    logdir = trained.logdir
+    with open(logdir / 'config.json') as stream:
+        config = json.load(stream)
+    assert config['dataset'] == 'mnist_sample' and config['data'] is None
+    assert config['batch_size'] == 8 and config['k_steps'] == 1 and config['steps'] == 4
+    model = config['model']
+    assert (model['noise_len'], model['g_dim'], model['d_dim'], model['condition_units']) == (100, 8, 8, 8)
+    assert (model['conditioning'], model['arch'], model['loss'], model['seed']) == ('matching', 'dcgan', 'gan', 0)
+    assert model['learning_rate'] == 2e-4
+    assert checkpoint_steps(logdir) == [2, 4]
+    assert os.path.exists(str(logdir / 'model.ckpt-4.dataset.json'))
+    assert glob.glob(str(logdir / 'events.out.tfevents.*'))
+    assert sorted(os.listdir(str(logdir / 'samples'))) == ['step_0000002.png', 'step_0000004.png']
+
+
+def test_training_says_where_everything_went(trained):
+    out, logdir = trained.stdout, str(trained.logdir)
+    assert sorted(log_lines(out)) == [1, 2, 3, 4]
+    assert 'tensorboard --logdir %s' % logdir in out
+    assert os.path.join(logdir, 'model.ckpt-4') in out
+    assert os.path.join(logdir, 'samples', 'step_0000004.png') in out
+    assert 'python generate.py --logdir %s --condition 3' % logdir in out
+    assert 'dataset: mnist_sample' in trained.stderr     # load_dataset names its source
+    assert 'Traceback' not in trained.stderr
+
+
+def test_same_seed_gives_the_same_first_step_losses(tmp_path, capsys):
+    def first_step(name, seed):
+        logdir = tmp_path / name
+        argv = TINY_MODEL + ['--seed', seed, '--logdir', logdir, '--steps', '1', '--log-every', '1',
+                             '--summary-every', '1']
+        assert main_in_process(argv) == 0
+        return log_lines(capsys.readouterr().out)[1], event_scalars(logdir)
+
+    first, again, other = first_step('a', 3), first_step('b', 3), first_step('c', 4)
+    assert first == again
+    assert first[0] != other[0]
+    assert first[1] and first[1] == again[1]
+
+
+def test_epochs_count_whole_passes_over_the_data(tmp_path, capsys):
+    # 5,000 digits in batches of 1,000 with 5 discriminator batches per generator step: one step an epoch.
+    logdir = tmp_path / 'epochs'
+    argv = TINY_MODEL + ['--logdir', logdir, '--epochs', '2', '--batch-size', '1000', '--k-steps', '5']
+    assert main_in_process(argv) == 0
+    assert checkpoint_steps(logdir) == [2]
+    assert json.loads((logdir / 'config.json').read_text())['steps'] == 2
+
+
+def test_wgan_defaults_to_five_critic_steps_and_a_small_learning_rate(tmp_path, capsys):
+    logdir = tmp_path / 'wgan'
+    assert main_in_process(TINY_MODEL + ['--logdir', logdir, '--steps', '1', '--loss', 'wgan']) == 0
+    config = json.loads((logdir / 'config.json').read_text())
+    assert config['k_steps'] == 5 and config['model']['learning_rate'] == 5e-5 and config['model']['loss'] == 'wgan'
+
+
+def test_non_finite_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    logdir = tmp_path / 'diverged'
+    # Adam moves every weight by about the learning rate per step: 1e10 overflows within a few steps.
+    argv = TINY_MODEL + ['--logdir', logdir, '--steps', '50', '--save-every', '1', '--learning-rate', '1e10']
+    assert main_in_process(argv) == 1
+    err = capsys.readouterr().err
+    lines = [line for line in error_lines(err) if not line.startswith('dataset:')]
+    assert len(lines) == 1 and 'non-finite' in lines[0] and 'Traceback' not in err
+    failed_step = int(re.search(r'step (\d+)', lines[0]).group(1))
+    assert checkpoint_steps(logdir)[-1:] == ([failed_step - 1] if failed_step > 1 else [])
+
+
+# ------------------------------------------------------------------------------------ resuming
+
+def test_resume_continues_the_step_count_then_says_already(run_copy, home, tmp_path):
+    before = checkpoint_steps(run_copy)[-1]
+    # The model comes back from config.json: no model flags needed.
+    result = run_script('main.py', ['--logdir', run_copy, '--steps', '6', '--log-every', '1'], home, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert before == 4 and checkpoint_steps(run_copy)[-1] == 6
+    assert 'resuming' in result.stdout and 'step 4' in result.stdout
+    assert sorted(log_lines(result.stdout)) == [5, 6]
+
+    unchanged = snapshot(run_copy)
+    again = run_script('main.py', ['--logdir', run_copy, '--steps', '6'], home, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert 'already' in again.stdout and '6' in again.stdout
+    assert snapshot(run_copy) == unchanged
+
+
+def test_resumed_run_repeats_an_uninterrupted_one(run_copy, tmp_path, capsys):
+    # Same seed, same data order, same optimizer state: steps 5 and 6 come out the same either way.
+    straight = tmp_path / 'straight'
+    assert main_in_process(TINY_RUN + ['--logdir', straight, '--steps', '6']) == 0
+    uninterrupted = log_lines(capsys.readouterr().out)
+    assert main_in_process(['--logdir', run_copy, '--steps', '6', '--log-every', '1']) == 0
+    resumed = log_lines(capsys.readouterr().out)
+    assert resumed[5] == uninterrupted[5] and resumed[6] == uninterrupted[6]
+
+
+def test_kill_9_loses_only_the_steps_since_the_last_checkpoint(tmp_path, home):
+    logdir = tmp_path / 'killed'
+    process = start_script('main.py', TINY_RUN + ['--logdir', logdir, '--steps', '100000'], home, tmp_path)
+    try:
+        read_until_step(process, 5)
+    finally:
+        process.kill()
+        process.communicate()
+    saved = checkpoint_steps(logdir)[-1]
+    assert saved >= 4
+    result = run_script('main.py', ['--logdir', logdir, '--steps', saved + 2, '--log-every', '1'], home, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert 'step %d' % saved in result.stdout
+    assert sorted(log_lines(result.stdout)) == [saved + 1, saved + 2]
+    assert checkpoint_steps(logdir)[-1] == saved + 2
+
+
+def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path, home):
+    logdir = tmp_path / 'interrupted'
+    argv = TINY_MODEL + ['--logdir', logdir, '--steps', '100000', '--save-every', '100000', '--log-every', '1']
+    process = start_script('main.py', argv, home, tmp_path)
+    try:
+        read_until_step(process, 3)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert 'Traceback' not in err
+    steps = checkpoint_steps(logdir)
+    assert len(steps) == 1 and steps[0] >= 3
+    assert os.path.join(str(logdir), 'model.ckpt-%d' % steps[0]) in out
+    assert os.path.exists(str(logdir / ('model.ckpt-%d.dataset.json' % steps[0])))
+
+
+# ------------------------------------------------------------------------------------ main.py bad input
+
+def fresh(tmp_path):
+    return tmp_path / 'new-run'
+
+
+BAD_TRAINING_INPUT = {
+    'unknown dataset': (lambda run, tmp: ['--dataset', 'nmist', '--logdir', run], ['nmist']),
+    'missing data path': (lambda run, tmp: ['--dataset', 'mnist', '--data', tmp / 'nowhere.npz',
+                                            '--logdir', fresh(tmp)], ['nowhere.npz']),
+    'zero steps': (lambda run, tmp: ['--logdir', run, '--steps', '0'], ['--steps']),
+    'negative batch size': (lambda run, tmp: ['--logdir', run, '--batch-size', '-8'], ['--batch-size']),
+    'negative learning rate': (lambda run, tmp: ['--logdir', run, '--learning-rate', '-1'], ['--learning-rate']),
+    'zero noise length': (lambda run, tmp: ['--logdir', fresh(tmp), '--noise-len', '0'], ['--noise-len']),
+    'steps and epochs': (lambda run, tmp: ['--logdir', run, '--steps', '5', '--epochs', '1'], ['--epochs']),
+    'logdir under a file': (lambda run, tmp: ['--logdir', run / 'config.json' / 'sub'], ['config.json']),
+    'logdir is a file': (lambda run, tmp: ['--logdir', run / 'config.json'], ['config.json', '--logdir']),
+    'contradicting stored config': (lambda run, tmp: ['--logdir', run, '--noise-len', '50', '--steps', '6'],
+                                    ['100', '50', '--logdir']),
+    'contradicting stored dataset': (lambda run, tmp: ['--logdir', run, '--dataset', 'fashion_mnist'],
+                                     ['mnist_sample', 'fashion_mnist', '--logdir']),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD_TRAINING_INPUT))
+def test_bad_training_input_is_one_line_exit_2_and_changes_nothing(case, run_copy, tmp_path, capsys):
+    make_argv, words = BAD_TRAINING_INPUT[case]
+    before = snapshot(run_copy)
+    assert main_in_process(make_argv(run_copy, tmp_path)) == 2
+    assert_one_error_line(capsys.readouterr().err, *words)
+    assert snapshot(run_copy) == before
+    assert not os.path.exists(str(fresh(tmp_path)))
+
+
+def test_corrupt_checkpoint_is_one_line_exit_2_and_changes_nothing(run_copy, tmp_path, capsys):
+    step = corrupt_latest_checkpoint(run_copy)
+    before = snapshot(run_copy)
+    assert main_in_process(['--logdir', run_copy, '--steps', '6']) == 2
+    assert_one_error_line(capsys.readouterr().err, 'model.ckpt-%d' % step, 'corrupt')
+    assert snapshot(run_copy) == before
+
+
+def test_batch_larger_than_the_data_is_refused(tmp_path, capsys):
+    assert main_in_process(TINY_MODEL + ['--logdir', fresh(tmp_path), '--batch-size', '6000']) == 2
+    lines = [line for line in error_lines(capsys.readouterr().err) if not line.startswith('dataset:')]
+    assert len(lines) == 1 and '--batch-size' in lines[0]
+    assert not os.path.exists(str(fresh(tmp_path)))
+
+
+def test_bad_training_input_as_a_real_process(tmp_path, home):
+    result = run_script('main.py', ['--steps', '-3', '--logdir', fresh(tmp_path)], home, tmp_path)
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, '--steps')
+    assert not os.path.exists(str(fresh(tmp_path)))
+
+
+# ------------------------------------------------------------------------------------ generate.py
+
+def test_generate_writes_a_png_row_of_the_digit_asked_for(run_copy, home, tmp_path):
+    result = run_script('generate.py', ['--logdir', run_copy, '--condition', '3'], home, tmp_path)
+    assert result.returncode == 0, result.stderr
+    path = os.path.join(str(run_copy), 'generated_3.png')
+    assert path in result.stdout
+    assert Image.open(path).size == (10 * 30 + 2, 1 * 30 + 2)   # ten 28-pixel digits, 2-pixel frames
+
+
+def test_generate_all_digits_is_a_row_per_digit(trained, tmp_path, capsys):
+    output = tmp_path / 'all.png'
+    assert generate_in_process(['--logdir', trained.logdir, '--condition', 'all', '--num', '4',
+                                '--output', output]) == 0
+    assert str(output) in capsys.readouterr().out
+    assert Image.open(str(output)).size == (4 * 30 + 2, 10 * 30 + 2)
+
+
+def test_generate_default_is_every_digit_into_the_logdir(run_copy, capsys):
+    assert generate_in_process(['--logdir', run_copy, '--num', '2']) == 0
+    assert Image.open(str(run_copy / 'generated_all.png')).size == (2 * 30 + 2, 10 * 30 + 2)
+
+
+def test_generate_npy_is_raw_images_in_0_1(trained, tmp_path, capsys):
+    output = tmp_path / 'sevens.npy'
+    assert generate_in_process(['--logdir', trained.logdir, '--condition', '7', '--num', '5',
+                                '--output', output]) == 0
+    images = np.load(str(output))
+    assert images.shape == (5, 28, 28) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0 and images.std() > 0
+
+
+def test_generate_npz_has_images_and_labels(trained, tmp_path, capsys):
+    output = tmp_path / 'all.npz'
+    assert generate_in_process(['--logdir', trained.logdir, '--num', '2', '--output', output]) == 0
+    with np.load(str(output)) as archive:
+        assert archive['images'].shape == (20, 28, 28)
+        assert archive['images'].min() >= 0.0 and archive['images'].max() <= 1.0
+        assert archive['labels'].tolist() == np.repeat(np.arange(10), 2).tolist()
+
+
+def test_same_seed_same_pictures_other_seed_other_pictures(trained, tmp_path, capsys):
+    def draw(name, seed):
+        output = tmp_path / name
+        assert generate_in_process(['--logdir', trained.logdir, '--condition', '5', '--num', '3',
+                                    '--seed', seed, '--output', output]) == 0
+        return np.load(str(output))
+    assert np.array_equal(draw('a.npy', 1), draw('b.npy', 1))
+    assert not np.allclose(draw('a.npy', 1), draw('c.npy', 2))
+
+
+def as_unit(images):
+    return (images[..., 0] + 1.0) / 2.0
+
+
+def test_interpolate_morphs_one_digit_into_another_with_fixed_noise(trained, tmp_path, capsys):
+    import generate
+    output = tmp_path / 'morph.npy'
+    assert generate_in_process(['--logdir', trained.logdir, '--interpolate', '1', '7', '--num', '6',
+                                '--seed', '4', '--output', output]) == 0
+    row = np.load(str(output))
+    assert row.shape == (6, 28, 28)
+    generator = generate.load_generator(str(trained.logdir))
+    try:
+        one, seven = generator.sample([1], seed=4), generator.sample([7], seed=4)
+    finally:
+        generator.close()
+    # The ends are the pure digits drawn from the same noise; the middle is neither.
+    np.testing.assert_allclose(row[0], as_unit(one)[0], atol=1e-5)
+    np.testing.assert_allclose(row[-1], as_unit(seven)[0], atol=1e-5)
+    assert np.abs(row[0] - row[-1]).max() > 1e-6
+    assert np.abs(row[2] - row[0]).max() > 1e-6 and np.abs(row[2] - row[-1]).max() > 1e-6
+    png = tmp_path / 'morph.png'
+    assert generate_in_process(['--logdir', trained.logdir, '--interpolate', '1', '7', '--num', '6',
+                                '--output', png]) == 0
+    assert Image.open(str(png)).size == (6 * 30 + 2, 32)
+
+
+def test_vary_noise_walks_the_noise_for_one_digit(trained, tmp_path, capsys):
+    import generate
+    output = tmp_path / 'walk.npy'
+    assert generate_in_process(['--logdir', trained.logdir, '--condition', '4', '--vary-noise', '--num', '5',
+                                '--seed', '9', '--output', output]) == 0
+    row = np.load(str(output))
+    assert row.shape == (5, 28, 28)
+    generator = generate.load_generator(str(trained.logdir))
+    try:
+        start = generator.sample([4], seed=9)
+    finally:
+        generator.close()
+    np.testing.assert_allclose(row[0], as_unit(start)[0], atol=1e-5)
+    assert all(np.abs(row[i] - row[i + 1]).max() > 1e-6 for i in range(4))
+
+
+def test_gif_of_the_training_samples(run_copy, capsys):
+    assert generate_in_process(['--logdir', run_copy, '--gif']) == 0
+    gif = Image.open(str(run_copy / 'progress.gif'))
+    assert gif.n_frames == 2
+
+
+def test_unconditioned_model_ignores_the_condition_with_one_line(tmp_path, capsys):
+    logdir = tmp_path / 'plain'
+    assert main_in_process(TINY_MODEL + ['--logdir', logdir, '--steps', '1', '--conditioning', 'none']) == 0
+    capsys.readouterr()
+    output = tmp_path / 'plain.npy'
+    assert generate_in_process(['--logdir', logdir, '--condition', '3', '--num', '4', '--output', output]) == 0
+    captured = capsys.readouterr()
+    assert len([line for line in error_lines(captured.err) if 'ignored' in line]) == 1
+    assert np.load(str(output)).shape == (4, 28, 28)
+
+
+# ------------------------------------------------------------------------------------ the generator API
+
+def test_generator_uses_moving_statistics_whatever_the_batch(trained):
+    import generate
+    generator = generate.load_generator(str(trained.logdir))
+    try:
+        assert generator.noise_len == 100 and generator.num_classes == 10
+        assert generator.config['model']['g_dim'] == 8
+        noise = np.random.default_rng(0).standard_normal((100, 100)).astype(np.float32)
+        alone = generator.sample([3], noise=noise[:1])
+        all_threes = generator.sample([3] * 100, noise=noise)
+        mixed = generator.sample(np.arange(3, 103) % 10, noise=noise)
+        assert alone.shape == (1, 28, 28, 1) and alone.dtype == np.float32
+        assert all_threes.min() >= -1.0 and all_threes.max() <= 1.0
+        np.testing.assert_allclose(alone[0], all_threes[0], atol=1e-5)
+        np.testing.assert_allclose(alone[0], mixed[0], atol=1e-5)
+        assert np.array_equal(generator.sample([0, 1], seed=5), generator.sample([0, 1], seed=5))
+        assert not np.allclose(generator.sample([0, 1], seed=5), generator.sample([0, 1], seed=6))
+    finally:
+        generator.close()
+
+
+def copy_config_only(trained, tmp_path):
+    logdir = tmp_path / 'config-only'
+    logdir.mkdir()
+    shutil.copy(str(trained.logdir / 'config.json'), str(logdir / 'config.json'))
+    return logdir
+
+
+def edit_noise_len(logdir, noise_len=50):
+    """A config.json that no longer matches the checkpoints beside it."""
+    config = json.loads((logdir / 'config.json').read_text())
+    config['model']['noise_len'] = noise_len
+    (logdir / 'config.json').write_text(json.dumps(config))
+    return logdir
+
+
+def remove_checkpoints(logdir):
+    for path in glob.glob(str(logdir / 'model.ckpt-*')):
+        os.remove(path)
+    return logdir
+
+
+def corrupted(logdir):
+    corrupt_latest_checkpoint(logdir)
+    return logdir
+
+
+BROKEN_LOGDIRS = {
+    'missing logdir': (lambda trained, copy, tmp: tmp / 'never-trained', ['never-trained', 'python main.py']),
+    'no config': (lambda trained, copy, tmp: tmp, ['config.json', 'python main.py']),
+    'no checkpoint': (lambda trained, copy, tmp: copy_config_only(trained, tmp), ['no checkpoint',
+                                                                                  'python main.py']),
+    'incompatible checkpoint': (lambda trained, copy, tmp: edit_noise_len(copy), ['model.ckpt-4', 'config.json']),
+    'corrupt checkpoint': (lambda trained, copy, tmp: corrupted(copy), ['model.ckpt-4', 'corrupt']),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BROKEN_LOGDIRS))
+def test_load_generator_refuses_a_broken_logdir_with_one_line(case, trained, run_copy, tmp_path):
+    import generate
+    make_logdir, words = BROKEN_LOGDIRS[case]
+    logdir = make_logdir(trained, run_copy, tmp_path)
+    with pytest.raises(generate.GenerateError) as raised:
+        generate.load_generator(str(logdir))
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1 and str(logdir) in message
+    for word in words:
+        assert word in message, message
+
+
+BAD_GENERATE_INPUT = {
+    'condition out of range': (lambda run, tmp: ['--condition', '10'], ['--condition', '0..9']),
+    'condition not a number': (lambda run, tmp: ['--condition', 'three'], ['three', '--condition']),
+    'negative num': (lambda run, tmp: ['--num', '0'], ['--num']),
+    'unknown extension': (lambda run, tmp: ['--output', tmp / 'x.jpg'], ['x.jpg', '.png']),
+    'output under a file': (lambda run, tmp: ['--output', run / 'config.json' / 'x.png'], ['config.json']),
+    'interpolate out of range': (lambda run, tmp: ['--interpolate', '1', '12'], ['12']),
+    'vary noise without a digit': (lambda run, tmp: ['--vary-noise'], ['--condition']),
+    'no checkpoint': (lambda run, tmp: remove_checkpoints(run) and [], ['no checkpoint']),
+    'incompatible checkpoint': (lambda run, tmp: edit_noise_len(run) and [], ['model.ckpt-4']),
+    'corrupt checkpoint': (lambda run, tmp: corrupted(run) and [], ['corrupt']),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD_GENERATE_INPUT))
+def test_bad_generate_input_is_one_line_exit_2_and_changes_nothing(case, run_copy, tmp_path, capsys):
+    make_argv, words = BAD_GENERATE_INPUT[case]
+    extra = make_argv(run_copy, tmp_path)
+    before = snapshot(run_copy)
+    assert generate_in_process(['--logdir', run_copy] + extra) == 2
+    assert_one_error_line(capsys.readouterr().err, *words)
+    assert snapshot(run_copy) == before
+
+
+def test_bad_generate_input_as_a_real_process(trained, home, tmp_path):
+    result = run_script('generate.py', ['--logdir', tmp_path / 'nothing-here', '--condition', '3'], home, tmp_path)
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, 'nothing-here', 'python main.py')
