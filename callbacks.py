@@ -163,3 +163,48 @@ class SampleGridCallback(Callback):
             self.last_path = grids.save_png(path, grids.make_grid(images, columns))
 
         super().__init__(every_step, func)
+
+
+class EvaluationCallback(Callback):
+    """Quality in TensorBoard: how often the classifier agrees with the condition, the Fréchet
+    distance to real digits and the diversity per digit (see evaluate.py).
+
+    make_evaluator() is called at the first evaluation: the classifier it may have to train
+    costs nothing to a run that never gets there.
+    """
+
+    def __init__(self, session, model, writer, make_evaluator, every_step=2500, chunk=500, stream=None):
+        stream = stream or sys.stdout
+        self.last_result = None
+        self.evaluator = None
+        noise_rng = {}
+
+        def sample(labels):
+            rng = noise_rng['rng']
+            parts = []
+            for start in range(0, len(labels), chunk):
+                part = labels[start:start + chunk]
+                noise = rng.normal(size=(len(part), model.noise_len)).astype(np.float32)
+                parts.append(session.run(model.generated_image,
+                                         {model.noise_input: noise, model.right_condition_input: part}))
+            return np.concatenate(parts)
+
+        def func(dataset, step):
+            if self.evaluator is None:
+                self.evaluator = make_evaluator()
+            noise_rng['rng'] = np.random.default_rng(0)  # the same noise at every evaluation
+            result = self.evaluator.evaluate(sample, seed=0)
+            values = {'quality/accuracy': result['accuracy'],
+                      'quality/frechet_distance': result['frechet_distance'],
+                      'quality/min_diversity_ratio': min(result['diversity_ratio'])}
+            for digit, accuracy in enumerate(result['per_class_accuracy']):
+                values['quality_per_digit/accuracy_%d' % digit] = accuracy
+            writer.add_summary(v1.Summary(value=[v1.Summary.Value(tag=tag, simple_value=float(value))
+                                                 for tag, value in sorted(values.items())]), step)
+            writer.flush()
+            self.last_result = result
+            print('quality at step %d: accuracy %.3f  Frechet distance %.1f  min diversity ratio %.2f' % (
+                step, result['accuracy'], result['frechet_distance'], min(result['diversity_ratio'])),
+                file=stream, flush=True)
+
+        super().__init__(every_step, func)

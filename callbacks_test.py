@@ -115,3 +115,36 @@ def test_old_checkpoints_leave_with_their_data_order_files(trained, tmp_path):
     model.fit(session, dataset, epochs=None, max_steps=4, callbacks=[checkpoint])
     states = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / '*.dataset.json')))
     assert states == ['model.ckpt-3.dataset.json', 'model.ckpt-4.dataset.json']
+
+
+class CountingEvaluator:
+    """Stands in for evaluate.Evaluator: records what it was asked to score."""
+    created = 0
+
+    def __init__(self):
+        CountingEvaluator.created += 1
+        self.batches = []
+
+    def evaluate(self, sample_fn, seed=0):
+        labels = np.repeat(np.arange(10), 3)
+        images = sample_fn(labels)
+        self.batches.append(images)
+        return {'accuracy': 0.5, 'per_class_accuracy': [0.1 * d for d in range(10)],
+                'frechet_distance': 12.0, 'diversity_ratio': [1.0] * 9 + [0.25]}
+
+
+def test_evaluation_callback_writes_quality_scalars_with_one_evaluator(trained, tmp_path):
+    model, session, dataset = trained
+    CountingEvaluator.created = 0
+    summary = callbacks.SummaryCallback(session, model, str(tmp_path), every_step=100)
+    evaluation = callbacks.EvaluationCallback(session, model, summary.writer, CountingEvaluator, every_step=2)
+    model.fit(session, dataset, epochs=None, max_steps=4, callbacks=[evaluation])
+    summary.close()
+    assert CountingEvaluator.created == 1
+    first, second = evaluation.evaluator.batches
+    assert first.shape == (30, 28, 28, 1) and -1 <= first.min() and first.max() <= 1
+    scalars, _ = read_events(str(tmp_path))
+    assert [step for step, _ in scalars['quality/accuracy']] == [2, 4]
+    assert scalars['quality/frechet_distance'][-1][1] == pytest.approx(12.0)
+    assert scalars['quality/min_diversity_ratio'][-1][1] == pytest.approx(0.25)
+    assert scalars['quality_per_digit/accuracy_7'][-1][1] == pytest.approx(0.7)

@@ -26,6 +26,7 @@ import dataset as dataset_lib
 CONFIG_NAME = 'config.json'
 DEFAULT_LOGDIR = 'summary/train'
 DEFAULT_STEPS = 5000
+DEFAULT_EVAL_EVERY = 2500
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_DATASET = 'mnist'
 # GAN and WGAN want different rhythms: the critic needs several steps per generator step and small RMSProp steps.
@@ -137,6 +138,11 @@ def build_parser():
         help='write a sample grid to <logdir>/samples every N steps (default 500)')
     add('--log-every', metavar='N', type=positive_int, default=100,
         help='print a progress line every N steps (default 100)')
+    add('--eval-every', metavar='N', type=non_negative_int, default=DEFAULT_EVAL_EVERY,
+        help='score generated digits with the classifier of evaluate.py every N steps, into TensorBoard; '
+             '0: never (default %d)' % DEFAULT_EVAL_EVERY)
+    add('--eval-num-per-class', metavar='N', type=positive_int, default=100,
+        help='generated digits per class for those scores (default 100)')
     return parser
 
 
@@ -354,6 +360,14 @@ def train(args, settings, resuming):
                                             every_step=args.log_every, total_steps=steps)
             checkpoint = callbacks_lib.CheckpointCallback(session, logdir, every_step=args.save_every, keep=3)
             samples = callbacks_lib.SampleGridCallback(session, model, logdir, every_step=args.sample_every)
+        extra = []
+        if args.eval_every and model.conditioning != 'none':
+            def make_evaluator():
+                import evaluate
+                return evaluate.Evaluator(settings['dataset'], settings['data'],
+                                          num_per_class=max(args.eval_num_per_class, 2))
+            extra.append(callbacks_lib.EvaluationCallback(session, model, summary.writer, make_evaluator,
+                                                          every_step=args.eval_every))
         if checkpoint_path:
             # Keep pruning the checkpoints of earlier sessions too, and let TensorBoard drop the steps that
             # were logged after this checkpoint by a session that was killed.
@@ -373,8 +387,8 @@ def train(args, settings, resuming):
         try:
             with stop:
                 step = model.fit(session, data, epochs=None, k_steps=settings['k_steps'], max_steps=steps,
-                                 callbacks=[summary, log, checkpoint, samples,
-                                            callbacks_lib.Callback(1, stop.check)])
+                                 callbacks=[summary, log, checkpoint, samples] + extra +
+                                           [callbacks_lib.Callback(1, stop.check)])
         except NonFiniteLossError:
             step = session.run(model.global_step)
             kept = checkpoint.last_path or generate.latest_checkpoint(logdir)
@@ -390,6 +404,9 @@ def train(args, settings, resuming):
             return 128 + signum
         finally:
             summary.close()
+            for callback in extra:
+                if callback.evaluator is not None:
+                    callback.evaluator.close()
 
         path = checkpoint.last_path
         if path is None or generate.checkpoint_step(path) != step:

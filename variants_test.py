@@ -1,0 +1,357 @@
+"""The GAN family behind the flags: each variant builds, trains a few steps, checkpoints, resumes and draws,
+and keeps its own rule (one discriminator pair for plain GAN, clipped critic for WGAN, classic MLP sizes, ...).
+
+Models are tiny and runs are 2-3 steps on the bundled MNIST sample, so the whole file stays fast.
+"""
+import glob
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dataset import GANDataset, write_idx
+from model import GANModel
+
+v1 = tf.compat.v1
+
+TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8',
+        '--seed', '0', '--save-every', '1', '--sample-every', '2', '--summary-every', '1', '--log-every', '1']
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path_factory):
+    home = tmp_path_factory.getbasetemp() / 'variants_home'
+    home.mkdir(exist_ok=True)
+    for name, value in (('GAN_OFFLINE', '1'), ('HOME', str(home)), ('KERAS_HOME', str(home / '.keras'))):
+        monkeypatch.setenv(name, value)
+    return home
+
+
+def main(argv):
+    import main as main_lib
+    return main_lib.main([str(a) for a in argv])
+
+
+def generate(argv):
+    import generate as generate_lib
+    return generate_lib.main([str(a) for a in argv])
+
+
+def checkpoint_steps(logdir):
+    return sorted(int(re.search(r'-(\d+)\.index$', path).group(1))
+                  for path in glob.glob(os.path.join(str(logdir), 'model.ckpt-*.index')))
+
+
+def event_tags(logdir):
+    tags = set()
+    for path in glob.glob(os.path.join(str(logdir), 'events.out.tfevents.*')):
+        for event in v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value if value.HasField('simple_value'))
+    return tags
+
+
+def error_line(err):
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith('dataset:')]
+    assert len(lines) == 1 and 'Traceback' not in err, err
+    return lines[0]
+
+
+def train_resume_generate(logdir, flags, capsys, draw=('--num', '2')):
+    """2 steps with checkpoints, a resumed third step (restores them), then generate.py draws from the run."""
+    assert main(TINY + list(flags) + ['--logdir', logdir, '--steps', '2']) == 0, capsys.readouterr().err
+    assert checkpoint_steps(logdir) == [1, 2]
+    assert main(['--logdir', logdir, '--steps', '3']) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert 'resuming %s from step 2' % logdir in out
+    assert checkpoint_steps(logdir)[-1] == 3
+    output = logdir.parent / ('%s.npy' % logdir.name)
+    assert generate(['--logdir', logdir, '--output', output] + list(draw)) == 0, capsys.readouterr().err
+    images = np.load(str(output))
+    assert images.ndim == 3 and images.shape[1:] == (28, 28)
+    assert 0.0 <= images.min() and images.max() <= 1.0 and np.isfinite(images).all()
+    return images
+
+
+def build(**kwargs):
+    graph = tf.Graph()
+    with graph.as_default():
+        model = GANModel(**kwargs)
+        session = v1.Session(graph=graph)
+        session.run(v1.global_variables_initializer())
+    return model, session
+
+
+def random_dataset(size=16, batch_size=4, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, size=(size, 28, 28, 1)).astype(np.float32)
+    return GANDataset(images, np.arange(size) % 10, noise_len=100, batch_size=batch_size, seed=seed)
+
+
+def size_of(variables):
+    return sum(int(np.prod(v.shape.as_list())) for v in variables)
+
+
+def variable_named(model, name):
+    (variable,) = [v for v in model.graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES) if v.op.name == name]
+    return variable
+
+
+# ------------------------------------------------------------------------------------ --conditioning
+
+def test_unconditioned_gan_judges_one_pair_with_p_real_and_p_fake_only():
+    model, session = build(conditioning='none', g_dim=8, d_dim=8, seed=0)
+    with session:
+        assert model.discriminated_real_wrong_logits is None and model.p_wrong is None
+        assert set(model.metric_tensors) == {'generator_loss', 'discriminator_loss', 'discriminator_real_right_loss',
+                                             'discriminator_fake_loss', 'p_real', 'p_fake'}
+        # No label reaches either network: no condition weights, and the image ignores the label fed.
+        names = [v.op.name for v in model.generator_variables + model.discriminator_variables]
+        assert not [name for name in names if 'condition' in name]
+        noise = np.random.default_rng(0).standard_normal((2, 100)).astype(np.float32)
+        first = session.run(model.generated_image, {model.noise_input: noise, model.right_condition_input: [0, 0]})
+        other = session.run(model.generated_image, {model.noise_input: noise, model.right_condition_input: [7, 3]})
+        np.testing.assert_array_equal(first, other)
+        data = random_dataset()
+        feed = model.d_feed(data)
+        real, fake, loss = session.run([model.discriminator_real_right_loss, model.discriminator_fake_loss,
+                                        model.discriminator_loss], feed)
+        assert loss == pytest.approx(real + fake, rel=1e-5)
+
+
+def test_concat_feeds_one_hot_labels_to_the_inputs_of_both_networks_without_a_wrong_label_term():
+    model, session = build(conditioning='concat', g_dim=8, d_dim=8, seed=0)
+    with session:
+        assert model.discriminated_real_wrong_logits is None and 'p_wrong' not in model.metric_tensors
+        # G's first layer sees noise and the one-hot label; D's first convolution sees the image and 10 label maps.
+        assert variable_named(model, 'generator/dense/w').shape.as_list()[0] == 100 + 10
+        assert variable_named(model, 'discriminator/conv1/w').shape.as_list()[2] == 1 + 10
+        assert not [v for v in model.generator_variables + model.discriminator_variables if 'condition' in v.op.name]
+        noise = np.random.default_rng(0).standard_normal((1, 100)).astype(np.float32)
+        images = [session.run(model.generated_image, {model.noise_input: noise, model.right_condition_input: [d]})
+                  for d in (1, 7)]
+        assert np.abs(images[0] - images[1]).max() > 0
+
+
+def test_matching_default_keeps_the_wrong_label_term():
+    model, session = build(g_dim=8, d_dim=8, seed=0)
+    with session:
+        assert model.conditioning == 'matching'
+        assert model.discriminated_real_wrong_logits is not None and 'p_wrong' in model.metric_tensors
+
+
+@pytest.mark.parametrize('conditioning', ['none', 'concat'])
+def test_conditioning_variant_trains_checkpoints_resumes_and_draws(conditioning, tmp_path, capsys):
+    logdir = tmp_path / conditioning
+    images = train_resume_generate(logdir, ['--conditioning', conditioning], capsys)
+    assert images.shape == (20, 28, 28)
+    config = json.loads((logdir / 'config.json').read_text())
+    assert config['model']['conditioning'] == conditioning
+    tags = event_tags(logdir)
+    assert {'probabilities/p_real', 'probabilities/p_fake'} <= tags
+    assert 'probabilities/p_wrong' not in tags and 'loss/discriminator_real_wrong_loss' not in tags
+    if conditioning == 'none':
+        assert generate(['--logdir', logdir, '--condition', '3', '--output', tmp_path / 'three.npy']) == 0
+        assert 'ignored' in error_line(capsys.readouterr().err)
+
+
+# ------------------------------------------------------------------------------------ --arch mlp
+
+def test_unconditioned_mlp_has_the_classic_parameter_counts():
+    model, session = build(conditioning='none', arch='mlp')
+    with session:
+        # G 100-256-512-1024-784 with batch norm (gamma, beta and both moving statistics); D 784-512-256-1.
+        assert size_of(model.generator_variables + model.generator_state_variables) == 1493520
+        assert size_of(model.discriminator_variables) == 533505
+        shapes = [v.shape.as_list() for v in model.generator_variables if v.op.name.endswith('/w')]
+        assert shapes == [[100, 256], [256, 512], [512, 1024], [1024, 784]]
+        generated = session.run(model.generated_image, {
+            model.noise_input: np.random.default_rng(0).standard_normal((3, 100))})
+        assert generated.shape == (3, 28, 28, 1) and -1.0 <= generated.min() and generated.max() <= 1.0
+
+
+def test_mlp_generator_batch_norm_uses_momentum_0_8():
+    model, session = build(conditioning='none', arch='mlp')
+    with session:
+        data = random_dataset()
+        mean = variable_named(model, 'generator/bn0/moving_mean')
+        assert not session.run(mean).any()
+        feed = model.g_feed(data)
+        dense0 = model.graph.get_tensor_by_name('generator/dense0/add:0')
+        batch_mean = session.run(dense0, {model.noise_input: feed[model.noise_input]}).mean(axis=0)
+        session.run(model.g_optimizer, feed)
+        # One update moves the moving mean a fifth of the way from 0 to the batch mean.
+        np.testing.assert_allclose(session.run(mean), 0.2 * batch_mean, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('conditioning', ['matching', 'none'])
+def test_mlp_trains_checkpoints_resumes_and_draws(conditioning, tmp_path, capsys):
+    images = train_resume_generate(tmp_path / conditioning, ['--arch', 'mlp', '--conditioning', conditioning], capsys)
+    assert images.shape == (20, 28, 28)
+
+
+# ------------------------------------------------------------------------------------ --loss wgan
+
+def test_wgan_critic_loss_is_the_raw_score_difference_and_weights_stay_clipped():
+    model, session = build(conditioning='none', loss='wgan', g_dim=8, d_dim=8, clip=0.01, seed=0)
+    with session:
+        data = random_dataset()
+        # The N(0, 0.02) initial weights reach past the clip, so the clip has work to do.
+        assert max(np.abs(session.run(v)).max() for v in model.discriminator_variables) > 0.01
+        feed = model.d_feed(data)
+        real, fake, loss, estimate = session.run([model.discriminated_real_right_logits,
+                                                  model.discriminated_fake_logits, model.discriminator_loss,
+                                                  model.wasserstein_estimate], feed)
+        assert estimate == pytest.approx(real.mean() - fake.mean(), rel=1e-4, abs=1e-7)
+        assert loss == pytest.approx(-estimate, rel=1e-4, abs=1e-7)
+        model.fit(session, data, epochs=None, k_steps=1, max_steps=1)
+        for variable in model.discriminator_variables:
+            assert np.abs(session.run(variable)).max() <= 0.01 + 1e-7, variable.op.name
+        op_types = {op.type for op in model.graph.get_operations()}
+        assert op_types & {'ApplyRMSProp', 'ResourceApplyRMSProp'}
+        assert not op_types & {'ApplyAdam', 'ResourceApplyAdam'}
+        assert 'p_real' not in model.metric_tensors and 'wasserstein_estimate' in model.metric_tensors
+
+
+def test_wgan_trains_five_critic_steps_logs_the_wasserstein_estimate_and_draws(tmp_path, capsys):
+    logdir = tmp_path / 'wgan'
+    train_resume_generate(logdir, ['--loss', 'wgan'], capsys)
+    config = json.loads((logdir / 'config.json').read_text())
+    assert config['k_steps'] == 5 and config['model']['learning_rate'] == 5e-5
+    tags = event_tags(logdir)
+    assert 'critic/wasserstein_estimate' in tags
+    assert not [tag for tag in tags if tag.startswith('probabilities/')]
+
+
+# ------------------------------------------------------------------------------------ --interpolate-conditions
+
+def test_interpolated_conditions_add_a_generator_term_judged_real():
+    plain, plain_session = build(g_dim=8, d_dim=8, seed=0)
+    plain_session.close()
+    assert plain.interpolated_generator_loss is None
+    model, session = build(g_dim=8, d_dim=8, seed=0, interpolate_conditions=True)
+    with session:
+        data = random_dataset()
+        feed = model.g_feed(data)
+        assert model.second_condition_input in feed
+        fake_term, mixed_term, total = session.run([model.generator_fake_loss, model.interpolated_generator_loss,
+                                                   model.generator_loss], feed)
+        assert total == pytest.approx(fake_term + mixed_term, rel=1e-5)
+        # The term judges G(z, mix) under the half-and-half blend of the two labels' condition vectors.
+        mix = session.run(model.interpolated_condition_vectors, feed)
+        table = session.run(model.condition_table)
+        expected = 0.5 * (table[feed[model.right_condition_input]] + table[feed[model.second_condition_input]])
+        np.testing.assert_allclose(mix, expected)
+        before = [session.run(v) for v in model.generator_variables]
+        model.fit(session, data, epochs=None, k_steps=1, max_steps=2)
+        assert 'interpolated_generator_loss' in model.last_metrics
+        after = [session.run(v) for v in model.generator_variables]
+        assert all(not np.array_equal(b, a) for b, a in zip(before, after))
+
+
+def test_interpolated_conditions_need_a_condition():
+    graph = tf.Graph()
+    with graph.as_default(), pytest.raises(ValueError, match='interpolate_conditions'):
+        GANModel(conditioning='none', interpolate_conditions=True)
+
+
+def test_interpolate_conditions_flag_trains_checkpoints_resumes_and_draws(tmp_path, capsys):
+    logdir = tmp_path / 'int'
+    train_resume_generate(logdir, ['--interpolate-conditions'], capsys)
+    assert json.loads((logdir / 'config.json').read_text())['model']['interpolate_conditions'] is True
+    assert 'loss/interpolated_generator_loss' in event_tags(logdir)
+
+
+# ------------------------------------------------------------------------------------ --condition-vectors
+
+def test_condition_vectors_file_is_stored_with_the_run_and_used_to_draw(tmp_path, capsys):
+    vectors = np.random.default_rng(0).standard_normal((10, 6)).astype(np.float32)
+    path = tmp_path / 'sentences.npy'
+    np.save(str(path), vectors)
+    logdir = tmp_path / 'vectors'
+    assert main(TINY + ['--condition-vectors', path, '--logdir', logdir, '--steps', '2']) == 0
+    os.remove(str(path))   # the run keeps its own copy
+    assert main(['--logdir', logdir, '--steps', '3']) == 0
+    assert checkpoint_steps(logdir)[-1] == 3
+    np.testing.assert_array_equal(np.load(str(logdir / 'condition_vectors.npy')), vectors)
+    assert json.loads((logdir / 'config.json').read_text())['condition_vectors'] == 'condition_vectors.npy'
+    import generate as generate_lib
+    with generate_lib.load_generator(str(logdir)) as generator:
+        np.testing.assert_array_equal(generator.condition_table, vectors)
+    capsys.readouterr()
+    assert generate(['--logdir', logdir, '--condition', '3', '--num', '2', '--output', tmp_path / 'x.npy']) == 0
+    assert np.load(str(tmp_path / 'x.npy')).shape == (2, 28, 28)
+
+
+@pytest.mark.parametrize('case', ['missing', 'one-dimensional', 'wrong rows', 'not numbers'])
+def test_bad_condition_vectors_file_is_one_line_exit_2(case, tmp_path, capsys):
+    path = tmp_path / 'vectors.npy'
+    if case == 'one-dimensional':
+        np.save(str(path), np.zeros(10, np.float32))
+    elif case == 'wrong rows':
+        np.save(str(path), np.zeros((9, 4), np.float32))
+    elif case == 'not numbers':
+        path.write_text('hello')
+    logdir = tmp_path / 'run'
+    assert main(TINY + ['--condition-vectors', path, '--logdir', logdir, '--steps', '1']) == 2
+    line = error_line(capsys.readouterr().err)
+    assert str(path) in line and '--condition-vectors' in line
+    assert not logdir.exists()
+
+
+# ------------------------------------------------------------------------------------ --dataset fashion_mnist
+
+@pytest.fixture
+def fashion_files(offline):
+    """A tiny Fashion-MNIST stand-in in the keras cache: 40 images, 4 of each class."""
+    folder = offline / '.keras' / 'datasets' / 'fashion-mnist'
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    write_idx(folder / 'train-images-idx3-ubyte', rng.integers(0, 256, size=(40, 28, 28)))
+    write_idx(folder / 'train-labels-idx1-ubyte', np.arange(40) % 10)
+    return folder
+
+
+def test_fashion_mnist_trains_and_names_its_classes(fashion_files, tmp_path, capsys):
+    logdir = tmp_path / 'fashion'
+    flags = ['--dataset', 'fashion_mnist', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8',
+             '--condition-units', '8', '--save-every', '1', '--sample-every', '2', '--log-every', '1']
+    assert main(flags + ['--logdir', logdir, '--steps', '2']) == 0, capsys.readouterr().err
+    assert main(['--logdir', logdir, '--steps', '3']) == 0
+    capsys.readouterr()
+    assert generate(['--logdir', logdir, '--condition', '3', '--num', '2']) == 0
+    out = capsys.readouterr().out
+    assert os.path.exists(str(logdir / 'generated_3_dress.png')) and 'Dress' in out
+    assert generate(['--logdir', logdir, '--num', '2']) == 0
+    out = capsys.readouterr().out
+    assert 'T-shirt/top' in out and 'Ankle boot' in out
+
+
+# ------------------------------------------------------------------------------------ generate.py --arithmetic
+
+def test_arithmetic_draws_three_groups_their_means_and_the_combination(tmp_path, capsys):
+    logdir = tmp_path / 'run'
+    assert main(TINY + ['--logdir', logdir, '--steps', '1']) == 0
+    output = tmp_path / 'arithmetic.npz'
+    assert generate(['--logdir', logdir, '--arithmetic', '--condition', '4', '--output', output]) == 0
+    arrays = np.load(str(output))
+    images, noise = arrays['images'], arrays['noise']
+    assert images.shape == (16, 28, 28) and noise.shape == (16, 100)
+    # Rows of four: three samples of a group and the image of their mean noise; the last row is A - B + C
+    # and three neighbours of it.
+    groups = noise[:12].reshape(3, 4, 100)
+    for group in groups:
+        np.testing.assert_allclose(group[3], group[:3].mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(noise[12], groups[0, 3] - groups[1, 3] + groups[2, 3], atol=1e-5)
+    assert len({row.tobytes() for row in noise}) == 16
+    import generate as generate_lib
+    with generate_lib.load_generator(str(logdir)) as generator:
+        redrawn = generator.sample(np.full(16, 4), noise=noise)
+    np.testing.assert_allclose(images, ((redrawn[..., 0] + 1) / 2).clip(0, 1), atol=1e-5)
+    capsys.readouterr()
+    assert generate(['--logdir', logdir, '--arithmetic']) == 0
+    assert os.path.exists(str(logdir / 'generated_arithmetic.png'))
