@@ -5,6 +5,7 @@
     python generate.py --interpolate 1 7                    # one row morphing a 1 into a 7, noise fixed
     python generate.py --condition 4 --vary-noise           # one digit, noise walked between two points
     python generate.py --gif                                # <logdir>/samples/*.png -> <logdir>/progress.gif
+    python generate.py --arithmetic --condition 4           # z arithmetic: mean(A) - mean(B) + mean(C)
 
 In code:
 
@@ -52,6 +53,7 @@ def _import_tensorflow_quietly():
 tf = _import_tensorflow_quietly()
 
 import callbacks  # noqa: E402  (these import TensorFlow too: after the quiet import)
+import dataset as dataset_lib  # noqa: E402
 import grids  # noqa: E402
 from model import GANModel  # noqa: E402
 
@@ -238,10 +240,12 @@ def load_generator(logdir):
     path = latest_checkpoint(logdir)
     if path is None:
         raise GenerateError('no checkpoint in %s: train first with python main.py --logdir %s' % (logdir, logdir))
+    condition_vectors = stored_condition_vectors(logdir, config)
     graph = tf.Graph()
     with graph.as_default():
         try:
-            model = GANModel(**config['model'])
+            model = model_class(config.get('model_type', 'gan'))(condition_vectors=condition_vectors,
+                                                                 **config['model'])
         except (TypeError, ValueError) as error:
             raise GenerateError('%s describes no model this code can build (%s): train afresh with python '
                                 'main.py --logdir ANOTHER_DIR' % (os.path.join(logdir, CONFIG_NAME), error))
@@ -262,12 +266,60 @@ def load_generator(logdir):
     return Generator(logdir, config, model, session, path)
 
 
+def model_class(model_type):
+    """The class behind config.json's model_type: GANModel, or LapGANModel for a Laplacian pyramid."""
+    if model_type == 'lapgan':
+        from lapgan import LapGANModel
+        return LapGANModel
+    if model_type == 'gan':
+        return GANModel
+    raise ValueError('unknown model_type %r' % model_type)
+
+
+def stored_condition_vectors(logdir, config):
+    """The condition vectors a run was trained with (its copy of --condition-vectors), or None for one-hot."""
+    name = config.get('condition_vectors')
+    if not name:
+        return None
+    path = os.path.join(logdir, name)
+    try:
+        return np.load(path, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError, EOFError) as error:
+        raise GenerateError('cannot read the condition vectors %s that %s was trained with (%s): restore the file, '
+                            'or retrain with python main.py --logdir ANOTHER_DIR' % (path, logdir, error))
+
+
 # ---------------------------------------------------------------- pictures and arrays
 
 def interpolation_vectors(table, first, last, steps):
     """Condition vectors blending digit `first` into digit `last` in `steps` even steps."""
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     return (1.0 - weights) * table[first] + weights * table[last], weights[:, 0]
+
+
+def arithmetic_noise(noise_len, seed, spread=0.25):
+    """16 noise rows: groups A, B, C of three samples each followed by their mean, then A - B + C and three
+    points near it (as in the DCGAN paper's vector arithmetic, where single samples were too noisy)."""
+    samples = draw_noise(9, noise_len, seed).reshape(3, 3, noise_len)
+    means = samples.mean(axis=1)
+    result = means[0] - means[1] + means[2]
+    neighbours = result + spread * np.random.default_rng((seed, 1)).standard_normal((3, noise_len))
+    rows = [np.concatenate([group, mean[None]]) for group, mean in zip(samples, means)]
+    rows.append(np.concatenate([result[None], neighbours]))
+    return np.concatenate(rows).astype(np.float32)
+
+
+def class_names_of(generator):
+    """The display names of the classes the run was trained on (digits for MNIST)."""
+    try:
+        names = dataset_lib.class_names(generator.config.get('dataset', 'mnist'))
+    except dataset_lib.DataError:
+        names = []
+    return names if len(names) == generator.num_classes else [str(i) for i in range(generator.num_classes)]
+
+
+def file_slug(name):
+    return re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')
 
 
 def noise_walk(noise_len, steps, seed):
@@ -357,6 +409,9 @@ def build_parser():
                       help='one row of the --condition digit with the noise walked between two points')
     mode.add_argument('--gif', action='store_true',
                       help='turn the training sample grids <logdir>/samples/*.png into <logdir>/progress.gif')
+    mode.add_argument('--arithmetic', action='store_true',
+                      help='DCGAN z arithmetic for the --condition class (default 0): rows A, B, C of three samples '
+                           'and the image of their mean noise, then mean A - mean B + mean C and three neighbours')
     return parser
 
 
@@ -425,6 +480,15 @@ def draw(args, generator):
         labels = np.where(weights < 0.5, first, last)
         extra, columns, name = {'weights': weights}, args.num, 'generated_%d_to_%d' % (first, last)
         description = '%d steps from %d to %d' % (args.num, first, last)
+    elif args.arithmetic:
+        digit = args.condition if generator.conditioned and args.condition not in (None, 'all') else 0
+        noise = arithmetic_noise(generator.noise_len, args.seed)
+        labels = np.full(len(noise), digit, np.int64)
+        images = generator.sample(labels, noise=noise)
+        extra, columns, name = {'noise': noise}, 4, 'generated_arithmetic'
+        description = ('z arithmetic%s: rows A, B, C (three samples, then their mean noise), last row mean A - '
+                       'mean B + mean C and three neighbours' % (' of class %d' % digit if generator.conditioned
+                                                                 else ''))
     elif args.vary_noise:
         digit = args.condition if generator.conditioned else 0
         labels = np.full(args.num, digit, np.int64)
@@ -440,6 +504,15 @@ def draw(args, generator):
         name = 'generated_%s' % condition
         description = ('%d of each digit 0..%d' % (args.num, generator.num_classes - 1) if condition == 'all'
                        else '%d of digit %d' % (args.num, condition))
+        names = class_names_of(generator)
+        if generator.conditioned and names != [str(i) for i in range(len(names))]:
+            # Classes that are not digits are named in the file name or, for a grid of all, as a legend.
+            if condition == 'all':
+                description = '%d of each class, rows: %s' % (
+                    args.num, ', '.join('%d %s' % (i, n) for i, n in enumerate(names)))
+            else:
+                name = 'generated_%d_%s' % (condition, file_slug(names[condition]))
+                description = '%d of class %d (%s)' % (args.num, condition, names[condition])
     if not generator.conditioned:
         labels = np.full(len(images), -1, np.int64)   # an unconditioned model draws no particular digit
     output = args.output or os.path.join(args.logdir, name + '.png')

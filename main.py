@@ -33,13 +33,16 @@ DEFAULT_DATASET = 'mnist'
 LOSS_DEFAULTS = {'gan': {'learning_rate': 2e-4, 'k_steps': 1}, 'wgan': {'learning_rate': 5e-5, 'k_steps': 5}}
 MODEL_DEFAULTS = {'noise_len': 100, 'num_classes': 10, 'conditioning': 'matching', 'arch': 'dcgan', 'loss': 'gan',
                   'g_dim': 64, 'd_dim': 64, 'condition_units': 200, 'd_condition_maps': 32, 'learning_rate': None,
-                  'd_learning_rate': None, 'beta1': 0.5, 'clip': 0.01, 'seed': 0}
+                  'd_learning_rate': None, 'beta1': 0.5, 'clip': 0.01, 'interpolate_conditions': False, 'seed': 0}
+# A --condition-vectors file is copied into the logdir under this name, so that the run carries its conditions.
+CONDITION_VECTORS_NAME = 'condition_vectors.npy'
 # Flags whose value a resumed run takes from config.json: (name in args and config, flag, stored in 'model'?).
 STORED_FLAGS = [('noise_len', '--noise-len', True), ('conditioning', '--conditioning', True),
                 ('arch', '--arch', True), ('loss', '--loss', True), ('g_dim', '--g-dim', True),
                 ('d_dim', '--d-dim', True), ('condition_units', '--condition-units', True),
                 ('learning_rate', '--learning-rate', True), ('d_learning_rate', '--d-learning-rate', True),
-                ('seed', '--seed', True), ('dataset', '--dataset', False), ('data', '--data', False),
+                ('seed', '--seed', True), ('interpolate_conditions', '--interpolate-conditions', True),
+                ('model_type', '--model', False), ('dataset', '--dataset', False), ('data', '--data', False),
                 ('batch_size', '--batch-size', False), ('k_steps', '--k-steps', False)]
 
 
@@ -118,12 +121,20 @@ def build_parser():
         help='length of the generator\'s noise vector (default 100)')
     add('--seed', metavar='N', type=non_negative_int, default=None,
         help='seed for weights, data order and noise: the same seed repeats a run (default 0)')
+    add('--model', dest='model_type', choices=('gan', 'lapgan'), default=None,
+        help='gan: one generator and discriminator (default); lapgan: a Laplacian pyramid of GANs at 7x7, 14x14 '
+             'and 28x28')
     add('--conditioning', choices=('matching', 'concat', 'none'), default=None,
         help='matching: label embeddings and a wrong-label loss (default); concat: plain CGAN; none: no labels')
     add('--arch', choices=('dcgan', 'mlp'), default=None,
         help='dcgan: strided convolutions with batch norm (default); mlp: dense layers')
     add('--loss', choices=('gan', 'wgan'), default=None,
         help='gan: non-saturating cross-entropy (default); wgan: Wasserstein critic with weight clipping')
+    add('--interpolate-conditions', action='store_const', const=True, default=None,
+        help='GAN-INT: the generator also learns from halfway blends of two labels\' condition vectors')
+    add('--condition-vectors', metavar='FILE.npy', default=None,
+        help='condition on these vectors, one row per class (e.g. sentence embeddings), instead of one-hot '
+             'labels; the run keeps a copy')
     add('--g-dim', metavar='N', type=positive_int, default=None,
         help='generator width: feature maps of its last layer (default 64)')
     add('--d-dim', metavar='N', type=positive_int, default=None,
@@ -214,6 +225,7 @@ def resolve_settings(args, stored):
                 raise UsageError('%s was trained %s, not %s %s: leave the flag out to resume it, or train a new '
                                  'model with another --logdir' % (args.logdir, before, flag, given))
         settings = {key: stored[key] for key in ('dataset', 'data', 'batch_size', 'k_steps')}
+        settings['model_type'] = stored.get('model_type', 'gan')
         settings['model'] = dict(stored['model'])
         settings['steps'] = args.steps or (None if args.epochs else stored['steps'])
         return settings
@@ -223,7 +235,8 @@ def resolve_settings(args, stored):
             model[name] = getattr(args, name)
     loss_defaults = LOSS_DEFAULTS[model['loss']]
     model['learning_rate'] = model['learning_rate'] or loss_defaults['learning_rate']
-    return {'model': model, 'dataset': args.dataset or DEFAULT_DATASET, 'data': args.data,
+    return {'model': model, 'model_type': args.model_type or 'gan', 'dataset': args.dataset or DEFAULT_DATASET,
+            'data': args.data,
             'batch_size': args.batch_size or DEFAULT_BATCH_SIZE, 'k_steps': args.k_steps or loss_defaults['k_steps'],
             'steps': args.steps or (None if args.epochs else DEFAULT_STEPS)}
 
@@ -234,6 +247,9 @@ def check_arguments(args):
     if args.data is not None and not os.path.exists(args.data):
         raise UsageError('--data %s: file not found; pass an existing .npz, MNIST IDX folder or IDX images file'
                          % args.data)
+    if args.model_type == 'lapgan' and (args.arch == 'mlp' or args.loss == 'wgan' or args.interpolate_conditions):
+        raise UsageError('--model lapgan has its own convolutional levels and the GAN loss: leave out --arch mlp, '
+                         '--loss wgan and --interpolate-conditions')
     problem = logdir_problem(args.logdir)
     if problem:
         raise UsageError(problem)
@@ -301,6 +317,7 @@ def train(args, settings, resuming):
     tf, v1 = generate.tf, generate.tf.compat.v1
 
     logdir, model_settings = args.logdir, settings['model']
+    condition_vectors = condition_vectors_of(args, settings, resuming)
     checkpoint_path = generate.latest_checkpoint(logdir) if resuming else None
     start_step = generate.checkpoint_step(checkpoint_path) if checkpoint_path else 0
     if settings['steps'] is not None and start_step >= settings['steps']:
@@ -311,7 +328,7 @@ def train(args, settings, resuming):
     np.random.seed(seed)
     graph = tf.Graph()
     with graph.as_default():
-        model = build_model(model_settings)
+        model = build_model(model_settings, condition_vectors, settings['model_type'])
         variables = v1.global_variables()
         restorer = v1.train.Saver(variables)
         initializer = v1.variables_initializer(variables)
@@ -348,6 +365,8 @@ def train(args, settings, resuming):
 
         # Everything is checked: only now write into the logdir.
         os.makedirs(logdir, exist_ok=True)
+        if not resuming and condition_vectors is not None:
+            save_array_atomically(os.path.join(logdir, CONDITION_VECTORS_NAME), condition_vectors)
         if not resuming:
             config = dict(settings, steps=steps, epochs=args.epochs, save_every=args.save_every,
                           summary_every=args.summary_every, sample_every=args.sample_every,
@@ -425,13 +444,61 @@ def train(args, settings, resuming):
         session.close()
 
 
-def build_model(model_settings):
-    from model import GANModel
+def build_model(model_settings, condition_vectors=None, model_type='gan'):
+    import generate
     try:
-        return GANModel(**model_settings)
+        return generate.model_class(model_type)(condition_vectors=condition_vectors, **model_settings)
     except (TypeError, ValueError) as error:
         raise UsageError('the stored model settings cannot be built (%s): train afresh with another --logdir'
                          % error)
+
+
+def read_condition_vectors(path, num_classes, source):
+    """A float32 (num_classes, D) array of finite numbers from a .npy file; UsageError naming `source` if not."""
+    if not os.path.isfile(path):
+        raise UsageError('%s: file not found: pass a .npy file of %d condition vectors, one row per class'
+                         % (source, num_classes))
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise UsageError('%s is not a readable .npy array (%s): save it with numpy.save' % (source, error))
+    if vectors.ndim != 2 or vectors.shape[0] != num_classes or vectors.shape[1] < 1:
+        raise UsageError('%s holds an array of shape %s: it needs one row per class, shape (%d, D)'
+                         % (source, vectors.shape, num_classes))
+    if not np.issubdtype(vectors.dtype, np.number) or not np.all(np.isfinite(vectors)):
+        raise UsageError('%s must hold finite numbers only: fix the array and save it again' % source)
+    return vectors.astype(np.float32)
+
+
+def condition_vectors_of(args, settings, resuming):
+    """The run's condition vectors (None: one-hot labels); settings['condition_vectors'] names the logdir's copy."""
+    num_classes = settings['model']['num_classes']
+    given = None
+    if args.condition_vectors is not None:
+        given = read_condition_vectors(args.condition_vectors, num_classes,
+                                       '--condition-vectors %s' % args.condition_vectors)
+    if not resuming:
+        settings['condition_vectors'] = None if given is None else CONDITION_VECTORS_NAME
+        return given
+    kept_name = read_stored_config(args.logdir).get('condition_vectors')
+    kept = None
+    if kept_name:
+        path = os.path.join(args.logdir, kept_name)
+        kept = read_condition_vectors(path, num_classes, 'the run\'s copy %s' % path)
+    if given is not None and (kept is None or not np.array_equal(given, kept)):
+        raise UsageError('%s was trained %s, not with --condition-vectors %s: leave the flag out to resume it, or '
+                         'train a new model with another --logdir' % (
+                             args.logdir, 'with other condition vectors' if kept_name else 'on one-hot labels',
+                             args.condition_vectors))
+    settings['condition_vectors'] = kept_name
+    return kept
+
+
+def save_array_atomically(path, array):
+    temporary = path + '.tmp'
+    with open(temporary, 'wb') as stream:
+        np.save(stream, array)
+    os.replace(temporary, path)
 
 
 def read_data_state(path):

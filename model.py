@@ -32,13 +32,16 @@ class GANModel(object):
 
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
                  g_dim=64, d_dim=64, condition_units=200, d_condition_maps=32, learning_rate=2e-4, d_learning_rate=None,
-                 beta1=0.5, clip=0.01, condition_vectors=None, seed=None):
+                 beta1=0.5, clip=0.01, condition_vectors=None, interpolate_conditions=False,
+                 minibatch_stddev=True, projection=True, seed=None):
         if conditioning not in CONDITIONINGS:
             raise ValueError('conditioning must be one of %s, not %r' % (CONDITIONINGS, conditioning))
         if arch not in ARCHITECTURES:
             raise ValueError('arch must be one of %s, not %r' % (ARCHITECTURES, arch))
         if loss not in LOSSES:
             raise ValueError('loss must be one of %s, not %r' % (LOSSES, loss))
+        if interpolate_conditions and conditioning == 'none':
+            raise ValueError('interpolate_conditions blends conditions: it needs conditioning matching or concat')
         self.noise_len = noise_len
         self.num_classes = num_classes
         self.conditioning = conditioning
@@ -48,6 +51,8 @@ class GANModel(object):
         self.d_dim = d_dim
         self.condition_units = condition_units
         self.d_condition_maps = d_condition_maps
+        self.minibatch_stddev = minibatch_stddev
+        self.projection = projection
         self.clip = clip
         self.graph = v1.get_default_graph()
         if seed is not None:
@@ -59,6 +64,9 @@ class GANModel(object):
         self.discriminator_input = v1.placeholder(tf.float32, (None,) + IMAGE_SHAPE, name='discriminator_input')
         # False (the default) normalises with moving statistics: what generation wants.
         self.is_training = v1.placeholder_with_default(False, (), name='is_training')
+        # GAN-INT: the generator step also gets second labels; left unfed, they repeat the right ones.
+        self.second_condition_input = v1.placeholder_with_default(
+            self.right_condition_input, (None,), name='second_condition_input') if interpolate_conditions else None
 
         # A label becomes a condition vector by a table lookup: one-hot rows by default,
         # or any fixed vectors per class (e.g. sentence embeddings).
@@ -80,6 +88,19 @@ class GANModel(object):
             self.discriminated_real_wrong_logits = self._discriminator(self.discriminator_input, wrong, reuse=True)
         else:
             self.discriminated_real_wrong_logits = None
+        self.interpolated_condition_vectors = self.discriminated_interpolated_logits = None
+        if interpolate_conditions:
+            # Halfway between two labels' condition vectors lies no training pair, yet D should judge G's
+            # image for it real: this fills the space between the labels (GAN-INT, beta = 0.5).
+            second = tf.gather(self.condition_table, self.second_condition_input)
+            self.interpolated_condition_vectors = 0.5 * (right + second)
+            updates = v1.get_collection_ref(v1.GraphKeys.UPDATE_OPS)
+            kept = len(updates)
+            interpolated_image = self._generator(self.noise_input, self.interpolated_condition_vectors, reuse=True)
+            # One generator step moves the batch-norm statistics once, by the main pass only.
+            del updates[kept:]
+            self.discriminated_interpolated_logits = self._discriminator(
+                interpolated_image, self.interpolated_condition_vectors, reuse=True)
 
         self.generator_variables = v1.trainable_variables('generator/')
         self.discriminator_variables = v1.trainable_variables('discriminator/')
@@ -92,8 +113,8 @@ class GANModel(object):
 
     # --- networks ------------------------------------------------------------------------------
 
-    def _generator(self, noise, condition):
-        with v1.variable_scope('generator'):
+    def _generator(self, noise, condition, reuse=False):
+        with v1.variable_scope('generator', reuse=reuse):
             net = noise
             if condition is not None:
                 if self.conditioning == 'matching':
@@ -136,8 +157,16 @@ class GANModel(object):
                 embedded = ops.lrelu(ops.dense(condition, self.d_condition_maps, 'condition'))
                 net = tf.concat([net, _tile(embedded, 14, 14)], axis=3)
             net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2'))                       # 7x7
-            net = tf.reshape(net, (-1, 7 * 7 * 2 * d))
-            return ops.dense(net, 1, 'output')
+            if self.minibatch_stddev:
+                # How varied the batch is: a generator that draws one digit over and over is easy to spot.
+                net = tf.concat([net, _minibatch_stddev(net)], axis=3)
+            net = tf.reshape(net, (-1, int(np.prod(net.shape[1:]))))
+            logit = ops.dense(net, 1, 'output')
+            if condition is not None and self.projection:
+                # Projection term <embed(label), features(image)>: a direct say for the label match.
+                embedded = ops.dense(condition, net.shape[-1], 'projection', use_bias=False)
+                logit += tf.reduce_sum(embedded * net, axis=1, keepdims=True)
+            return logit
 
     # --- losses, optimizers, summaries -----------------------------------------------------------
 
@@ -149,15 +178,22 @@ class GANModel(object):
             self.discriminator_real_right_loss = -tf.reduce_mean(real)
             self.discriminator_fake_loss = tf.reduce_mean(fake)
             self.discriminator_real_wrong_loss = tf.reduce_mean(wrong) if wrong is not None else None
-            self.generator_loss = -tf.reduce_mean(fake)
+            self.generator_fake_loss = -tf.reduce_mean(fake)
             self.wasserstein_estimate = tf.reduce_mean(real) - tf.reduce_mean(fake)
         else:
             self.discriminator_real_right_loss = _cross_entropy(real, 1.0)
             self.discriminator_fake_loss = _cross_entropy(fake, 0.0)
             self.discriminator_real_wrong_loss = _cross_entropy(wrong, 0.0) if wrong is not None else None
             # Non-saturating: G maximises log D(G(z)) rather than minimising log(1 - D(G(z))).
-            self.generator_loss = _cross_entropy(fake, 1.0)
+            self.generator_fake_loss = _cross_entropy(fake, 1.0)
             self.wasserstein_estimate = None
+        mixed = self.discriminated_interpolated_logits
+        self.interpolated_generator_loss = None
+        if mixed is not None:
+            self.interpolated_generator_loss = (-tf.reduce_mean(mixed) if self.loss == 'wgan'
+                                                else _cross_entropy(mixed, 1.0))
+        self.generator_loss = self.generator_fake_loss + (
+            self.interpolated_generator_loss if mixed is not None else 0.0)
         if wrong is not None:
             self.discriminator_loss = self.discriminator_real_right_loss + (
                 self.discriminator_real_wrong_loss + self.discriminator_fake_loss) / 2
@@ -197,6 +233,8 @@ class GANModel(object):
                    'loss/discriminator_fake_loss': self.discriminator_fake_loss}
         if self.discriminator_real_wrong_loss is not None:
             scalars['loss/discriminator_real_wrong_loss'] = self.discriminator_real_wrong_loss
+        if self.interpolated_generator_loss is not None:
+            scalars['loss/interpolated_generator_loss'] = self.interpolated_generator_loss
         if self.loss == 'wgan':
             scalars['critic/wasserstein_estimate'] = self.wasserstein_estimate
         else:
@@ -220,9 +258,12 @@ class GANModel(object):
                 self.is_training: True}
 
     def g_feed(self, dataset):
-        """The feed of one generator step: fresh noise and fresh labels."""
-        return {self.noise_input: dataset.next_noise(), self.right_condition_input: dataset.next_label(),
+        """The feed of one generator step: fresh noise and fresh labels (two sets for GAN-INT)."""
+        feed = {self.noise_input: dataset.next_noise(), self.right_condition_input: dataset.next_label(),
                 self.is_training: True}
+        if self.second_condition_input is not None:
+            feed[self.second_condition_input] = dataset.next_label()
+        return feed
 
     def fit(self, session, dataset, epochs=1, k_steps=1, callbacks=None, max_steps=None):
         """k discriminator steps, then one generator step, then the callbacks due at that step.
@@ -234,8 +275,8 @@ class GANModel(object):
             raise ValueError('fit needs epochs or max_steps')
         callbacks = callbacks or []
         d_fetches = dict(self.metric_tensors)
-        g_fetches = {'generator_loss': self.generator_loss}
-        d_fetches.pop('generator_loss')
+        generator_metrics = ('generator_loss', 'interpolated_generator_loss')
+        g_fetches = {name: d_fetches.pop(name) for name in generator_metrics if name in d_fetches}
         step = session.run(self.global_step)
         epoch = 0
         while (epochs is None or epoch < epochs) and (max_steps is None or step < max_steps):
@@ -259,6 +300,13 @@ class GANModel(object):
 def _cross_entropy(logits, target):
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
         logits=logits, labels=tf.fill(tf.shape(logits), target)))
+
+
+def _minibatch_stddev(feature_maps):
+    """(B, H, W, C) -> (B, H, W, 1) holding the batch's mean standard deviation."""
+    _, variance = tf.nn.moments(feature_maps, axes=[0])
+    spread = tf.reduce_mean(tf.sqrt(variance + 1e-8))
+    return tf.ones_like(feature_maps[..., :1]) * spread
 
 
 def _tile(vectors, height, width):

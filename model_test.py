@@ -242,3 +242,15 @@ def test_conditional_generator_learns_which_pattern_belongs_to_which_label():
         model.wrong_condition_input: wrong})
     assert p_wrong < p_real
     session.close()
+
+
+def test_discriminator_sees_how_varied_its_batch_is():
+    """Minibatch standard deviation: a batch of copies is judged differently from a varied one."""
+    model, session = build(noise_len=100, seed=2)
+    rng = np.random.default_rng(0)
+    varied = rng.uniform(-1, 1, size=(4, 28, 28, 1))
+    copies = np.repeat(varied[:1], 4, axis=0)
+    logits = [session.run(model.discriminated_real_right_logits, {
+        model.discriminator_input: batch, model.right_condition_input: [2] * 4})[0, 0] for batch in (varied, copies)]
+    assert logits[0] != pytest.approx(logits[1], abs=1e-6)
+    session.close()

@@ -6,7 +6,7 @@ setup(
     version='0.1.0',
     description='A TF1-style, test-first conditional GAN that learns MNIST and draws the digit you ask for.',
     python_requires='>=3.10',
-    py_modules=['callbacks', 'classifier', 'dataset', 'evaluate', 'generate', 'grids', 'main', 'model', 'ops'],
+    py_modules=['benchmark', 'callbacks', 'classifier', 'dataset', 'evaluate', 'generate', 'grids', 'main', 'model', 'ops'],
     install_requires=[
         # The CPU build: half the download of `tensorflow`, and these machines have no GPU.
         # Both import as `tensorflow`; for a GPU install `tensorflow==2.21.0` instead (see README).

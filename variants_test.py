@@ -355,3 +355,90 @@ def test_arithmetic_draws_three_groups_their_means_and_the_combination(tmp_path,
     capsys.readouterr()
     assert generate(['--logdir', logdir, '--arithmetic']) == 0
     assert os.path.exists(str(logdir / 'generated_arithmetic.png'))
+
+
+# ------------------------------------------------------------------------------------ --model lapgan
+
+def lowpass(images):
+    """2x2 average: one level down the pyramid."""
+    n, h, w, c = images.shape
+    return images.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
+def upsample(images):
+    return images.repeat(2, axis=1).repeat(2, axis=2)
+
+
+def build_lapgan(**kwargs):
+    from lapgan import LapGANModel
+    graph = tf.Graph()
+    with graph.as_default():
+        model = LapGANModel(g_dim=8, d_dim=8, condition_units=8, seed=0, **kwargs)
+        session = v1.Session(graph=graph)
+        session.run(v1.global_variables_initializer())
+    return model, session
+
+
+def test_lapgan_discriminators_judge_residual_and_upsampled_low_pass_pairs():
+    model, session = build_lapgan()
+    with session:
+        data = random_dataset()
+        feed = model.d_feed(data)
+        images = feed[model.discriminator_input]
+        assert [level.size for level in model.levels] == [7, 14, 28]
+        base = model.levels[0]
+        np.testing.assert_allclose(session.run(base.discriminator_real_input, feed),
+                                   lowpass(lowpass(images)), atol=1e-5)
+        pyramid = {28: images, 14: lowpass(images), 7: lowpass(lowpass(images))}
+        for level in model.levels[1:]:
+            real, fake, residual = session.run([level.discriminator_real_input, level.discriminator_fake_input,
+                                                level.generated_residual], feed)
+            coarse = upsample(pyramid[level.size // 2])
+            assert real.shape == fake.shape == (len(images), level.size, level.size, 2)
+            np.testing.assert_allclose(real[..., :1], pyramid[level.size] - coarse, atol=1e-5)
+            np.testing.assert_allclose(real[..., 1:], coarse, atol=1e-5)
+            # The fake pair: the generator's residual for the same real low-pass image.
+            np.testing.assert_allclose(fake[..., :1], residual, atol=1e-6)
+            np.testing.assert_allclose(fake[..., 1:], coarse, atol=1e-5)
+        assert model.discriminated_real_wrong_logits is not None   # matching conditioning at every level
+
+
+def test_lapgan_samples_coarse_to_fine_into_28x28_images_in_range():
+    model, session = build_lapgan()
+    with session:
+        noise = np.random.default_rng(0).standard_normal((5, 100)).astype(np.float32)
+        feed = {model.noise_input: noise, model.right_condition_input: [0, 1, 2, 3, 4]}
+        coarse, middle, images = session.run(model.sampled_pyramid, feed)
+        assert coarse.shape == (5, 7, 7, 1) and middle.shape == (5, 14, 14, 1) and images.shape == (5, 28, 28, 1)
+        assert -1.0 <= images.min() and images.max() <= 1.0
+        np.testing.assert_array_equal(session.run(model.generated_image, feed), images)
+        # Each finer level adds a residual to the upsampled coarser image.
+        residual = session.run(model.levels[1].sampled_residual, feed)
+        np.testing.assert_allclose(middle, np.clip(upsample(coarse) + residual, -1, 1), atol=1e-5)
+
+
+def test_lapgan_fit_trains_every_level():
+    model, session = build_lapgan(conditioning='concat')
+    with session:
+        before = [session.run(v) for v in model.generator_variables + model.discriminator_variables]
+        for size in (7, 14, 28):
+            assert [v for v in model.generator_variables if '/level%d/' % size in v.op.name]
+            assert [v for v in model.discriminator_variables if '/level%d/' % size in v.op.name]
+        assert model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=2) == 2
+        after = [session.run(v) for v in model.generator_variables + model.discriminator_variables]
+        assert all(not np.array_equal(b, a) for b, a in zip(before, after))
+        assert {'generator_loss', 'discriminator_loss', 'p_real', 'p_fake'} <= set(model.last_metrics)
+
+
+def test_lapgan_trains_checkpoints_resumes_and_draws(tmp_path, capsys):
+    logdir = tmp_path / 'lapgan'
+    images = train_resume_generate(logdir, ['--model', 'lapgan'], capsys)
+    assert images.shape == (20, 28, 28)
+    assert json.loads((logdir / 'config.json').read_text())['model_type'] == 'lapgan'
+    assert generate(['--logdir', logdir, '--condition', '3', '--num', '3']) == 0
+    assert os.path.exists(str(logdir / 'generated_3.png'))
+
+
+def test_lapgan_refuses_options_it_does_not_have(tmp_path, capsys):
+    assert main(TINY + ['--model', 'lapgan', '--loss', 'wgan', '--logdir', tmp_path / 'x', '--steps', '1']) == 2
+    assert '--model lapgan' in error_line(capsys.readouterr().err)
