@@ -558,3 +558,15 @@ def test_bad_generate_input_as_a_real_process(trained, home, tmp_path):
     result = run_script('generate.py', ['--logdir', tmp_path / 'nothing-here', '--condition', '3'], home, tmp_path)
     assert result.returncode == 2
     assert_one_error_line(result.stderr, 'nothing-here', 'python main.py')
+
+
+def test_main_writes_every_model_default_into_the_config_as_the_model_has_it():
+    """A stored run must rebuild the same model even if a default changes later."""
+    import inspect
+    import main
+    from model import GANModel
+    parameters = inspect.signature(GANModel).parameters
+    stored = set(main.MODEL_DEFAULTS)
+    assert stored == set(parameters) - {'condition_vectors'}
+    for name in stored - {'learning_rate', 'seed'}:   # these two defaults are main.py's own
+        assert main.MODEL_DEFAULTS[name] == parameters[name].default, name

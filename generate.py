@@ -55,6 +55,7 @@ tf = _import_tensorflow_quietly()
 import callbacks  # noqa: E402  (these import TensorFlow too: after the quiet import)
 import dataset as dataset_lib  # noqa: E402
 import grids  # noqa: E402
+from main import positive_int  # noqa: E402
 from model import GANModel  # noqa: E402
 
 v1 = tf.compat.v1
@@ -378,16 +379,6 @@ def digit_value(text):
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError('%r is not a digit: use 0..9' % text)
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r is not a whole number' % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be at least 1, got %d' % value)
-    return value
 
 
 def build_parser():

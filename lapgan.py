@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 import ops
-from model import GANModel, IMAGE_SHAPE, _cross_entropy, _tile
+from model import GANModel, IMAGE_SHAPE, _cross_entropy, _tile, discriminator_logit
 
 v1 = tf.compat.v1
 
@@ -43,7 +43,8 @@ class LapGANModel(object):
 
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
                  g_dim=64, d_dim=64, condition_units=200, d_condition_maps=32, learning_rate=2e-4, d_learning_rate=None,
-                 beta1=0.5, clip=0.01, condition_vectors=None, interpolate_conditions=False, seed=None):
+                 beta1=0.5, clip=0.01, condition_vectors=None, interpolate_conditions=False,
+                 minibatch_stddev=True, projection=True, seed=None):
         if arch != 'dcgan' or loss != 'gan' or interpolate_conditions:
             raise ValueError('--model lapgan has its own convolutional levels and the GAN loss: it takes no --arch '
                              'mlp, --loss wgan or --interpolate-conditions')
@@ -53,6 +54,7 @@ class LapGANModel(object):
         self.arch, self.loss = arch, loss
         self.g_dim, self.d_dim = g_dim, d_dim
         self.condition_units, self.d_condition_maps = condition_units, d_condition_maps
+        self.minibatch_stddev, self.projection = minibatch_stddev, projection
         self.graph = v1.get_default_graph()
         if seed is not None:
             v1.set_random_seed(seed)
@@ -159,8 +161,7 @@ class LapGANModel(object):
                 height, width = net.shape[1], net.shape[2]
                 net = tf.concat([net, _tile(embedded, height, width)], axis=3)
             net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2'))
-            net = tf.reshape(net, (-1, int(net.shape[1] * net.shape[2] * net.shape[3])))
-            return ops.dense(net, 1, 'output')
+            return discriminator_logit(net, condition, self.minibatch_stddev, self.projection)
 
     # --- losses, optimizers, summaries -------------------------------------------------------------
 

@@ -32,8 +32,9 @@ DEFAULT_DATASET = 'mnist'
 # GAN and WGAN want different rhythms: the critic needs several steps per generator step and small RMSProp steps.
 LOSS_DEFAULTS = {'gan': {'learning_rate': 2e-4, 'k_steps': 1}, 'wgan': {'learning_rate': 5e-5, 'k_steps': 5}}
 MODEL_DEFAULTS = {'noise_len': 100, 'num_classes': 10, 'conditioning': 'matching', 'arch': 'dcgan', 'loss': 'gan',
-                  'g_dim': 64, 'd_dim': 64, 'condition_units': 200, 'd_condition_maps': 32, 'learning_rate': None,
-                  'd_learning_rate': None, 'beta1': 0.5, 'clip': 0.01, 'interpolate_conditions': False, 'seed': 0}
+                  'g_dim': 64, 'd_dim': 64, 'condition_units': 32, 'd_condition_maps': 32, 'learning_rate': None,
+                  'd_learning_rate': None, 'beta1': 0.5, 'clip': 0.01, 'interpolate_conditions': False,
+                  'minibatch_stddev': True, 'projection': True, 'seed': 0}
 # A --condition-vectors file is copied into the logdir under this name, so that the run carries its conditions.
 CONDITION_VECTORS_NAME = 'condition_vectors.npy'
 # Flags whose value a resumed run takes from config.json: (name in args and config, flag, stored in 'model'?).
@@ -140,7 +141,7 @@ def build_parser():
     add('--d-dim', metavar='N', type=positive_int, default=None,
         help='discriminator width: feature maps of its first layer (default 64)')
     add('--condition-units', metavar='N', type=positive_int, default=None,
-        help='size of the generator\'s label embedding (default 200)')
+        help='size of the generator\'s label embedding (default 32)')
     add('--save-every', metavar='N', type=positive_int, default=500,
         help='save a checkpoint every N steps (default 500)')
     add('--summary-every', metavar='N', type=positive_int, default=100,
