@@ -12,11 +12,10 @@ variable is shared between levels. Sampling goes coarse to fine through the gene
 Every level's generator takes the same noise vector through its own weights: generate.py's (N, noise_len)
 noise then fixes a whole image.
 """
-import numpy as np
 import tensorflow as tf
 
 import ops
-from model import GANModel, IMAGE_SHAPE, _cross_entropy, _tile, discriminator_logit
+from model import GANModel, _cross_entropy, _tile, build_inputs, discriminator_logit
 
 v1 = tf.compat.v1
 
@@ -42,7 +41,7 @@ class Level(object):
 class LapGANModel(object):
 
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
-                 g_dim=64, d_dim=64, condition_units=200, d_condition_maps=32, learning_rate=2e-4, d_learning_rate=None,
+                 g_dim=64, d_dim=64, condition_units=32, d_condition_maps=32, learning_rate=2e-4, d_learning_rate=None,
                  beta1=0.5, clip=0.01, condition_vectors=None, interpolate_conditions=False,
                  minibatch_stddev=True, projection=True, seed=None):
         if arch != 'dcgan' or loss != 'gan' or interpolate_conditions:
@@ -59,19 +58,8 @@ class LapGANModel(object):
         if seed is not None:
             v1.set_random_seed(seed)
 
-        self.noise_input = v1.placeholder(tf.float32, (None, noise_len), name='noise_input')
-        self.right_condition_input = v1.placeholder(tf.int64, (None,), name='right_condition_input')
-        self.wrong_condition_input = v1.placeholder(tf.int64, (None,), name='wrong_condition_input')
-        self.discriminator_input = v1.placeholder(tf.float32, (None,) + IMAGE_SHAPE, name='discriminator_input')
-        self.is_training = v1.placeholder_with_default(False, (), name='is_training')
+        right, wrong = build_inputs(self, noise_len, num_classes, conditioning, condition_vectors)
         self.second_condition_input = None
-        if condition_vectors is None:
-            condition_vectors = np.eye(num_classes, dtype=np.float32)
-        self.condition_table = tf.constant(np.asarray(condition_vectors, np.float32), name='condition_table')
-        right = tf.gather(self.condition_table, self.right_condition_input)
-        wrong = tf.gather(self.condition_table, self.wrong_condition_input)
-        if conditioning == 'none':
-            right = wrong = None
         self.right_condition_vectors = right
         self.global_step = v1.train.get_or_create_global_step()
 

@@ -58,25 +58,10 @@ class GANModel(object):
         if seed is not None:
             v1.set_random_seed(seed)
 
-        self.noise_input = v1.placeholder(tf.float32, (None, noise_len), name='noise_input')
-        self.right_condition_input = v1.placeholder(tf.int64, (None,), name='right_condition_input')
-        self.wrong_condition_input = v1.placeholder(tf.int64, (None,), name='wrong_condition_input')
-        self.discriminator_input = v1.placeholder(tf.float32, (None,) + IMAGE_SHAPE, name='discriminator_input')
-        # False (the default) normalises with moving statistics: what generation wants.
-        self.is_training = v1.placeholder_with_default(False, (), name='is_training')
+        right, wrong = build_inputs(self, noise_len, num_classes, conditioning, condition_vectors)
         # GAN-INT: the generator step also gets second labels; left unfed, they repeat the right ones.
         self.second_condition_input = v1.placeholder_with_default(
             self.right_condition_input, (None,), name='second_condition_input') if interpolate_conditions else None
-
-        # A label becomes a condition vector by a table lookup: one-hot rows by default,
-        # or any fixed vectors per class (e.g. sentence embeddings).
-        if condition_vectors is None:
-            condition_vectors = np.eye(num_classes, dtype=np.float32)
-        self.condition_table = tf.constant(np.asarray(condition_vectors, np.float32), name='condition_table')
-        right = tf.gather(self.condition_table, self.right_condition_input)
-        wrong = tf.gather(self.condition_table, self.wrong_condition_input)
-        if conditioning == 'none':
-            right = wrong = None
         # Feeding this tensor hands the generator any condition vectors, e.g. a blend of two digits.
         self.right_condition_vectors = right
 
@@ -292,6 +277,26 @@ class GANModel(object):
 def _cross_entropy(logits, target):
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
         logits=logits, labels=tf.fill(tf.shape(logits), target)))
+
+
+def build_inputs(model, noise_len, num_classes, conditioning, condition_vectors):
+    """The placeholders every model of this project feeds the same way; returns the (right, wrong)
+    condition vectors, None for an unconditioned model."""
+    model.noise_input = v1.placeholder(tf.float32, (None, noise_len), name='noise_input')
+    model.right_condition_input = v1.placeholder(tf.int64, (None,), name='right_condition_input')
+    model.wrong_condition_input = v1.placeholder(tf.int64, (None,), name='wrong_condition_input')
+    model.discriminator_input = v1.placeholder(tf.float32, (None,) + IMAGE_SHAPE, name='discriminator_input')
+    # False (the default) normalises with moving statistics: what generation wants.
+    model.is_training = v1.placeholder_with_default(False, (), name='is_training')
+    # A label becomes a condition vector by a table lookup: one-hot rows by default,
+    # or any fixed vectors per class (e.g. sentence embeddings).
+    if condition_vectors is None:
+        condition_vectors = np.eye(num_classes, dtype=np.float32)
+    model.condition_table = tf.constant(np.asarray(condition_vectors, np.float32), name='condition_table')
+    if conditioning == 'none':
+        return None, None
+    return (tf.gather(model.condition_table, model.right_condition_input),
+            tf.gather(model.condition_table, model.wrong_condition_input))
 
 
 def discriminator_logit(feature_maps, condition, minibatch_stddev, projection):
