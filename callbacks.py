@@ -141,11 +141,16 @@ def dataset_state_path(checkpoint_path):
     return checkpoint_path + '.dataset.json'
 
 
-def write_json_atomically(path, data):
+def write_atomically(path, write):
+    """write(binary file) into a temporary file, then rename: a crash never leaves half a file."""
     temporary = path + '.tmp'
-    with open(temporary, 'w') as f:
-        json.dump(data, f)
+    with open(temporary, 'wb') as f:
+        write(f)
     os.replace(temporary, path)
+
+
+def write_json_atomically(path, data):
+    write_atomically(path, lambda f: f.write(json.dumps(data).encode()))
 
 
 class SampleGridCallback(Callback):

@@ -85,14 +85,7 @@ class LapGANModel(object):
         self.sampled_pyramid = pyramid
         self.generated_image = sample
 
-        self.generator_variables = v1.trainable_variables('generator/')
-        self.discriminator_variables = v1.trainable_variables('discriminator/')
-        self.generator_state_variables = [v for v in v1.global_variables('generator/')
-                                          if v not in self.generator_variables]
-        self._build_losses()
-        self._build_optimizers(learning_rate, d_learning_rate or learning_rate, beta1)
-        self._build_summaries()
-        self.last_metrics = {}
+        self._finish_graph(learning_rate, d_learning_rate, beta1)
 
     # --- one level: its generator and discriminator on real low-pass input --------------------------
 
@@ -205,6 +198,7 @@ class LapGANModel(object):
 
     # --- training: GANModel's loop; the generator step also needs the real low-pass images -----------
 
+    _finish_graph = GANModel._finish_graph
     d_feed = GANModel.d_feed
     fit = GANModel.fit
 

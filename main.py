@@ -367,7 +367,8 @@ def train(args, settings, resuming):
         # Everything is checked: only now write into the logdir.
         os.makedirs(logdir, exist_ok=True)
         if not resuming and condition_vectors is not None:
-            save_array_atomically(os.path.join(logdir, CONDITION_VECTORS_NAME), condition_vectors)
+            callbacks_lib.write_atomically(os.path.join(logdir, CONDITION_VECTORS_NAME),
+                                           lambda f: np.save(f, condition_vectors))
         if not resuming:
             config = dict(settings, steps=steps, epochs=args.epochs, save_every=args.save_every,
                           summary_every=args.summary_every, sample_every=args.sample_every,
@@ -493,13 +494,6 @@ def condition_vectors_of(args, settings, resuming):
                              args.condition_vectors))
     settings['condition_vectors'] = kept_name
     return kept
-
-
-def save_array_atomically(path, array):
-    temporary = path + '.tmp'
-    with open(temporary, 'wb') as stream:
-        np.save(stream, array)
-    os.replace(temporary, path)
 
 
 def read_data_state(path):

@@ -87,6 +87,10 @@ class GANModel(object):
             self.discriminated_interpolated_logits = self._discriminator(
                 interpolated_image, self.interpolated_condition_vectors, reuse=True)
 
+        self._finish_graph(learning_rate, d_learning_rate, beta1)
+
+    def _finish_graph(self, learning_rate, d_learning_rate, beta1):
+        """Once both networks exist: variable lists, losses, optimizers and summaries."""
         self.generator_variables = v1.trainable_variables('generator/')
         self.discriminator_variables = v1.trainable_variables('discriminator/')
         self.generator_state_variables = [v for v in v1.global_variables('generator/')

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from dataset import GANDataset, write_idx
 from model import GANModel
+from model_test import build  # a model in a fresh graph with an initialised session
 
 v1 = tf.compat.v1
 
@@ -75,15 +76,6 @@ def train_resume_generate(logdir, flags, capsys, draw=('--num', '2')):
     assert images.ndim == 3 and images.shape[1:] == (28, 28)
     assert 0.0 <= images.min() and images.max() <= 1.0 and np.isfinite(images).all()
     return images
-
-
-def build(**kwargs):
-    graph = tf.Graph()
-    with graph.as_default():
-        model = GANModel(**kwargs)
-        session = v1.Session(graph=graph)
-        session.run(v1.global_variables_initializer())
-    return model, session
 
 
 def random_dataset(size=16, batch_size=4, seed=0):
