@@ -1,6 +1,7 @@
 """How fast training and generation are on this machine: one JSON object on stdout.
 
     python benchmark.py [--steps 60] [--logdir summary/train]
+    python benchmark.py --settings      # training speed under each alternative setting
 
 Training img/s is real images per second through the default model's full training
 step (k discriminator steps + one generator step, data pipeline included), after
@@ -14,10 +15,12 @@ import os
 import sys
 import tempfile
 import time
+from unittest import mock
 
 import numpy as np
 
 import generate  # quiets TensorFlow's start-up messages before importing it
+import callbacks
 import dataset as dataset_lib
 from model import GANModel
 
@@ -25,40 +28,125 @@ tf = generate.tf
 v1 = tf.compat.v1
 
 
-def matmul_peak_gflops(size=2048, repeats=20):
+def seconds_per_run(build, repeats):
+    """Mean seconds of session.run(build()) in a fresh graph, after one untimed run."""
     graph = tf.Graph()
     with graph.as_default():
-        a = v1.get_variable('a', [size, size])
-        b = v1.get_variable('b', [size, size])
-        product = tf.reduce_sum(tf.matmul(a, b))  # a scalar fetch: no copy-out in the timing
+        fetch = build()
         with v1.Session(graph=graph) as session:
             session.run(v1.global_variables_initializer())
-            session.run(product)
+            session.run(fetch)
             start = time.perf_counter()
             for _ in range(repeats):
-                session.run(product)
-            seconds = time.perf_counter() - start
-    return 2.0 * size ** 3 * repeats / seconds / 1e9
+                session.run(fetch)
+            return (time.perf_counter() - start) / repeats
 
 
-def new_model(**kwargs):
+def matmul_peak_gflops(size=2048, repeats=20):
+    def product():
+        a = v1.get_variable('a', [size, size])
+        b = v1.get_variable('b', [size, size])
+        return tf.reduce_sum(tf.matmul(a, b))  # a scalar fetch: no copy-out in the timing
+    return 2.0 * size ** 3 / seconds_per_run(product, repeats) / 1e9
+
+
+def new_model(config=None, **kwargs):
     graph = tf.Graph()
     with graph.as_default():
         model = GANModel(seed=0, **kwargs)
-        session = v1.Session(graph=graph)
+        session = v1.Session(graph=graph, config=config)
         session.run(v1.global_variables_initializer())
     return model, session
 
 
-def train_images_per_second(images, labels, batch_size, steps, warmup=10, k_steps=1):
-    model, session = new_model()
-    data = dataset_lib.GANDataset(images, labels, model.noise_len, batch_size, seed=0)
-    model.fit(session, data, epochs=None, k_steps=k_steps, max_steps=warmup)
+def train_images_per_second(images, labels, batch_size, steps, warmup=10, k_steps=1, config=None,
+                            dataset_class=dataset_lib.GANDataset, make_callbacks=lambda model, session: []):
+    model, session = new_model(config)
+    data = dataset_class(images, labels, model.noise_len, batch_size, seed=0)
+    fit_callbacks = make_callbacks(model, session)
+    model.fit(session, data, epochs=None, k_steps=k_steps, max_steps=warmup, callbacks=fit_callbacks)
     start = time.perf_counter()
-    model.fit(session, data, epochs=None, k_steps=k_steps, max_steps=warmup + steps)
+    model.fit(session, data, epochs=None, k_steps=k_steps, max_steps=warmup + steps, callbacks=fit_callbacks)
     seconds = time.perf_counter() - start
     session.close()
     return steps * batch_size * k_steps / seconds, steps / seconds
+
+
+# --- alternative settings, each measured against the default -------------------------------------
+
+class FixedBatchDataset(dataset_lib.GANDataset):
+    """Hands fit the same arrays every step: what is left is the graph, without the data pipeline."""
+
+    def next_batch(self):
+        if not hasattr(self, '_fixed_batch'):
+            self._fixed_batch = super().next_batch()
+        return self._fixed_batch
+
+    def next_noise(self):
+        if not hasattr(self, '_fixed_noise'):
+            self._fixed_noise = super().next_noise()
+        return self._fixed_noise
+
+
+def unfused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=1e-5, is_training=True):
+    """tf.nn.moments + tf.nn.batch_normalization, in place of the fused kernel ops.py uses."""
+    if is_training:
+        mean, variance = tf.nn.moments(x, axes=[0, 1, 2])
+    return tf.nn.batch_normalization(x, mean, variance, offset, scale, epsilon), mean, variance
+
+
+def threads(intra, inter):
+    return v1.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
+
+
+def summaries_every_step(model, session):
+    logdir = tempfile.mkdtemp(prefix='benchmark-summary-')
+    return [callbacks.SummaryCallback(session, model, logdir, every_step=1, image_every_step=10 ** 9)]
+
+
+SETTINGS = {
+    'default (fused batch norm, NHWC, feed_dict, TF picks threads)': {},
+    'fixed batch: no input pipeline': {'dataset_class': FixedBatchDataset},
+    'summaries every step': {'make_callbacks': summaries_every_step},
+    'unfused batch norm': {'patch': unfused_batch_norm},
+    'threads intra 1 inter 1': {'config': threads(1, 1)},
+    'threads intra 2 inter 1': {'config': threads(2, 1)},
+    'threads intra 2 inter 2': {'config': threads(2, 2)},
+    'NCHW convolutions': {'data_format': 'NCHW'},
+}
+
+
+def conv_layer_seconds(data_format, batch_size=64, repeats=20):
+    """Forward and backward of the discriminator's second convolution in one data format."""
+    def step():
+        shape = [batch_size, 14, 14, 96] if data_format == 'NHWC' else [batch_size, 96, 14, 14]
+        strides = [1, 2, 2, 1] if data_format == 'NHWC' else [1, 1, 2, 2]
+        x = v1.get_variable('x', shape)
+        w = v1.get_variable('w', [4, 4, 96, 128])
+        y = tf.nn.conv2d(x, w, strides, 'SAME', data_format=data_format)
+        # A scalar that needs every gradient element, so nothing can be skipped or copied out.
+        return tf.add_n([tf.reduce_sum(g) for g in v1.gradients(tf.reduce_sum(tf.square(y)), [x, w])])
+    return seconds_per_run(step, repeats)
+
+
+def compare_settings(images, labels, steps):
+    """Training img/s at batch 64 under each setting; NCHW is compared on one convolution layer."""
+    results = {}
+    train_images_per_second(images, labels, 64, steps)  # the process's first graph runs slower: warm up
+    for name, setting in SETTINGS.items():
+        try:
+            if 'data_format' in setting:
+                nhwc, nchw = conv_layer_seconds('NHWC'), conv_layer_seconds(setting['data_format'])
+                results[name] = {'conv_layer_ms': round(1e3 * nchw, 2), 'nhwc_conv_layer_ms': round(1e3 * nhwc, 2),
+                                 'error': ''}
+                continue
+            kwargs = {k: v for k, v in setting.items() if k != 'patch'}
+            with mock.patch.object(v1.nn, 'fused_batch_norm', setting.get('patch', v1.nn.fused_batch_norm)):
+                img_per_s, _ = train_images_per_second(images, labels, 64, steps, **kwargs)
+            results[name] = {'img_per_s': round(img_per_s, 1), 'error': ''}
+        except (tf.errors.OpError, ValueError) as error:
+            results[name] = {'img_per_s': 0.0, 'error': str(error).splitlines()[0][:200]}
+    return results
 
 
 def gflop_per_step(images, labels, batch_size, k_steps=1):
@@ -101,10 +189,17 @@ def main(argv=None):
     parser.add_argument('--steps', type=int, default=60, help='timed training steps per batch size (default 60)')
     parser.add_argument('--logdir', default=None,
                         help='time generation from this run (default: a one-step run in a temporary folder)')
+    parser.add_argument('--settings', action='store_true',
+                        help='instead, compare training speed under each alternative setting (input pipeline, '
+                             'summaries, batch norm, threads, data format)')
+    parser.add_argument('--peak-size', type=int, default=2048, help='matrix size of the matmul peak (default 2048)')
     args = parser.parse_args(argv)
     images, labels = dataset_lib.load_dataset('mnist_sample')
+    if args.settings:
+        print(json.dumps(compare_settings(images, labels, args.steps), indent=1))
+        return 0
 
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(args.peak_size)
     img_64, steps_64 = train_images_per_second(images, labels, 64, args.steps)
     img_256, _ = train_images_per_second(images, labels, 256, max(args.steps // 4, 10))
     flops = gflop_per_step(images, labels, 64)

@@ -156,7 +156,7 @@ def write_json_atomically(path, data):
 class SampleGridCallback(Callback):
     """A PNG grid (one row per class, fixed noise) every few steps, under logdir/samples/."""
 
-    def __init__(self, session, model, logdir, every_step=500, columns=10):
+    def __init__(self, session, model, logdir, every_step=500, columns=10, row_labels=None):
         self.directory = os.path.join(logdir, 'samples')
         noise, labels = fixed_grid_inputs(model, columns)
         feed = {model.noise_input: noise, model.right_condition_input: labels}
@@ -165,7 +165,7 @@ class SampleGridCallback(Callback):
         def func(dataset, step):
             images = session.run(model.generated_image, feed)
             path = os.path.join(self.directory, 'step_%07d.png' % step)
-            self.last_path = grids.save_png(path, grids.make_grid(images, columns))
+            self.last_path = grids.save_png(path, grids.make_grid(images, columns, row_labels=row_labels))
 
         super().__init__(every_step, func)
 

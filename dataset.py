@@ -53,6 +53,12 @@ def class_names(dataset_name):
     return list(CLASS_NAMES["mnist" if dataset_name == "mnist_sample" else dataset_name])
 
 
+def row_labels(dataset_name):
+    """Names to write beside the rows of a grid: None for digits, which speak for themselves."""
+    names = class_names(dataset_name)
+    return None if names == CLASS_NAMES["mnist"] else names
+
+
 def _check_name(name):
     if name not in DATASET_NAMES:
         raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASET_NAMES)}")
@@ -152,7 +158,8 @@ def _load_fashion_mnist(split):
                          if not os.path.exists(os.path.join(cache_dir, name))])
     if failure:
         raise DataError(f"fashion_mnist ({split}) not found: not in {cache_dir} nor {DEBIAN_FASHION_MNIST_DIR}, "
-                        f"and the {failure}; copy {' and '.join(names)} into {cache_dir} or pass path=")
+                        f"and the {failure}; install Debian's dataset-fashion-mnist, copy {' and '.join(names)} into "
+                        f"{cache_dir} or pass path=")
     with _blaming_the_cache():
         return (*_load_idx_pair(*_idx_pair_in(cache_dir, split, required=True)),
                 f"fresh download into keras cache {cache_dir} ({split})")

@@ -337,12 +337,13 @@ def noise_walk(noise_len, steps, seed):
     return np.asarray(rows, np.float32)
 
 
-def write_images(path, images, labels, columns, extra=None):
-    """.png: a grid; .npy: images (N, 28, 28) in [0, 1]; .npz: those images, the labels and `extra` arrays."""
+def write_images(path, images, labels, columns, extra=None, row_labels=None):
+    """.png: a grid (rows named by `row_labels`, if given); .npy: images (N, 28, 28) in [0, 1]; .npz: those
+    images, the labels and `extra` arrays."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     if path.endswith('.png'):
-        return grids.save_png(path, grids.make_grid(images, columns))
+        return grids.save_png(path, grids.make_grid(images, columns, row_labels=row_labels))
     unit = ((np.asarray(images, np.float32)[..., 0] + 1.0) / 2.0).clip(0.0, 1.0)
     temporary = os.path.join(directory, '.%s.tmp' % os.path.basename(path))
     with open(temporary, 'wb') as stream:
@@ -462,7 +463,7 @@ def draw(args, generator):
     if not generator.conditioned and args.condition is not None:
         print('generate.py: %s was trained with --conditioning none: --condition is ignored, the digits are '
               'random' % args.logdir, file=sys.stderr)
-    extra = None
+    extra = row_labels = None
     if args.interpolate:
         first, last = args.interpolate
         vectors, weights = interpolation_vectors(generator.condition_table, first, last, args.num)
@@ -497,8 +498,10 @@ def draw(args, generator):
                        else '%d of digit %d' % (args.num, condition))
         names = class_names_of(generator)
         if generator.conditioned and names != [str(i) for i in range(len(names))]:
-            # Classes that are not digits are named in the file name or, for a grid of all, as a legend.
+            # Classes that are not digits are named in the file name or, for a grid of all, beside the
+            # rows and in the printed legend.
             if condition == 'all':
+                row_labels = names
                 description = '%d of each class, rows: %s' % (
                     args.num, ', '.join('%d %s' % (i, n) for i, n in enumerate(names)))
             else:
@@ -508,7 +511,7 @@ def draw(args, generator):
         labels = np.full(len(images), -1, np.int64)   # an unconditioned model draws no particular digit
     output = args.output or os.path.join(args.logdir, name + '.png')
     try:
-        write_images(output, images, labels, columns, extra)
+        write_images(output, images, labels, columns, extra, row_labels)
     except OSError as error:
         return fail('cannot write %s (%s): choose another --output' % (output, why_unwritable(output, error)))
     print('wrote %s: %s, seed %d' % (output, description, args.seed))

@@ -9,13 +9,15 @@ During training every level sees real low-pass images, so the levels learn indep
 in the paper); one Adam step over the sum of the level losses is the same as a step per level, since no
 variable is shared between levels. Sampling goes coarse to fine through the generators' own outputs.
 
-Every level's generator takes the same noise vector through its own weights: generate.py's (N, noise_len)
-noise then fixes a whole image.
+As in the paper, every level draws from its own noise: the first third of the noise vector feeds the
+7x7 level, the second the 14x14 level, the last the 28x28 level. generate.py's (N, noise_len) noise then
+still fixes a whole image.
 """
+import numpy as np
 import tensorflow as tf
 
 import ops
-from model import GANModel, _cross_entropy, _tile, build_inputs, discriminator_logit
+from model import GANModel, _cross_entropy, _tile, build_inputs, discriminator_logit, mode_seeking_loss
 
 v1 = tf.compat.v1
 
@@ -31,7 +33,7 @@ def upsample(images):
 
 
 class Level(object):
-    """One pyramid level's tensors: `size`, the discriminator's real and fake inputs, the generated residual
+    """One pyramid level's tensors: `size`, its `noise`, the discriminator's real and fake inputs, the generated residual
     (for real low-pass input), the sampled residual (for the coarser level's sample), logits and losses."""
 
     def __init__(self, size):
@@ -43,7 +45,7 @@ class LapGANModel(object):
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
                  g_dim=64, d_dim=64, condition_units=32, d_condition_maps=32, learning_rate=2e-4, d_learning_rate=None,
                  beta1=0.5, clip=0.01, condition_vectors=None, interpolate_conditions=False,
-                 minibatch_stddev=True, projection=True, seed=None):
+                 minibatch_stddev=True, projection=True, diversity_weight=0.3, seed=None):
         if arch != 'dcgan' or loss != 'gan' or interpolate_conditions:
             raise ValueError('--model lapgan has its own convolutional levels and the GAN loss: it takes no --arch '
                              'mlp, --loss wgan or --interpolate-conditions')
@@ -54,9 +56,15 @@ class LapGANModel(object):
         self.g_dim, self.d_dim = g_dim, d_dim
         self.condition_units, self.d_condition_maps = condition_units, d_condition_maps
         self.minibatch_stddev, self.projection = minibatch_stddev, projection
+        self.diversity_weight = diversity_weight
         self.graph = v1.get_default_graph()
         if seed is not None:
             v1.set_random_seed(seed)
+        if noise_len < len(LEVEL_SIZES):
+            raise ValueError('--model lapgan splits the noise between its %d levels: --noise-len must be at least %d'
+                             % (len(LEVEL_SIZES), len(LEVEL_SIZES)))
+        bounds = np.cumsum([0] + [len(part) for part in np.array_split(np.arange(noise_len), len(LEVEL_SIZES))])
+        self.level_noise_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
         right, wrong = build_inputs(self, noise_len, num_classes, conditioning, condition_vectors)
         self.second_condition_input = None
@@ -68,17 +76,19 @@ class LapGANModel(object):
         real[14] = downsample(real[28])
         real[7] = downsample(real[14])
         self.levels = [Level(size) for size in LEVEL_SIZES]
+        for level, part in zip(self.levels, self.level_noise_slices):
+            level.noise = self.noise_input[:, part]
         for level in self.levels:
             self._build_level(level, real, right, wrong)
 
         # Sampling, coarse to fine; these generator passes must not move the batch-norm statistics again.
         updates = v1.get_collection_ref(v1.GraphKeys.UPDATE_OPS)
         kept = len(updates)
-        sample = tf.tanh(self._generator(self.levels[0], self.noise_input, right, None, reuse=True))
+        sample = tf.tanh(self._generator(self.levels[0], self.levels[0].noise, right, None, reuse=True))
         pyramid = [sample]
         for level in self.levels[1:]:
             coarse = upsample(sample)
-            level.sampled_residual = self._generator(level, self.noise_input, right, coarse, reuse=True)
+            level.sampled_residual = self._generator(level, level.noise, right, coarse, reuse=True)
             sample = tf.clip_by_value(coarse + level.sampled_residual, -1.0, 1.0)
             pyramid.append(sample)
         del updates[kept:]
@@ -94,12 +104,12 @@ class LapGANModel(object):
         if size == LEVEL_SIZES[0]:
             coarse = None
             level.real_target = real[size]
-            level.generated_residual = tf.tanh(self._generator(level, self.noise_input, right, None))
+            level.generated_residual = tf.tanh(self._generator(level, level.noise, right, None))
             level.discriminator_real_input = real[size]
             level.discriminator_fake_input = level.generated_residual
         else:
             coarse = upsample(real[size // 2])
-            level.generated_residual = self._generator(level, self.noise_input, right, coarse)
+            level.generated_residual = self._generator(level, level.noise, right, coarse)
             level.discriminator_real_input = tf.concat([real[size] - coarse, coarse], axis=3)
             level.discriminator_fake_input = tf.concat([level.generated_residual, coarse], axis=3)
         level.real_logits = self._discriminator(level, level.discriminator_real_input, right)
@@ -154,7 +164,13 @@ class LapGANModel(object):
                 level.discriminator_loss += (_cross_entropy(level.wrong_logits, 0.0) + fake) / 2
             else:
                 level.discriminator_loss += fake
-            level.generator_loss = _cross_entropy(level.fake_logits, 1.0)   # non-saturating
+            level.generator_fake_loss = _cross_entropy(level.fake_logits, 1.0)   # non-saturating
+            level.generator_loss = level.generator_fake_loss
+            level.mode_seeking_loss = None
+            if self.diversity_weight:
+                labels = self.right_condition_input if self.conditioning != 'none' else None
+                level.mode_seeking_loss = mode_seeking_loss(level.generated_residual, level.noise, labels)
+                level.generator_loss += self.diversity_weight * level.mode_seeking_loss
             level.p_real = tf.reduce_mean(tf.sigmoid(level.real_logits))
             level.p_fake = tf.reduce_mean(tf.sigmoid(level.fake_logits))
             level.p_wrong = (tf.reduce_mean(tf.sigmoid(level.wrong_logits)) if level.wrong_logits is not None
@@ -185,6 +201,8 @@ class LapGANModel(object):
             scalars['level%d/p_fake' % level.size] = level.p_fake
             if level.p_wrong is not None:
                 scalars['level%d/p_wrong' % level.size] = level.p_wrong
+            if level.mode_seeking_loss is not None:
+                scalars['level%d/mode_seeking_loss' % level.size] = level.mode_seeking_loss
         # The log line shows the means over the levels.
         self.metric_tensors = {'generator_loss': self.generator_loss, 'discriminator_loss': self.discriminator_loss}
         for name in ('p_real', 'p_fake', 'p_wrong'):

@@ -30,11 +30,15 @@ DEFAULT_EVAL_EVERY = 2500
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_DATASET = 'mnist'
 # GAN and WGAN want different rhythms: the critic needs several steps per generator step and small RMSProp steps.
-LOSS_DEFAULTS = {'gan': {'learning_rate': 2e-4, 'k_steps': 1}, 'wgan': {'learning_rate': 5e-5, 'k_steps': 5}}
+# A WGAN step is five critic steps and a generator step, a LAPGAN step trains three GANs: fewer steps keep
+# their default runs near the default GAN's ten minutes or so on a 2-core CPU.
+LOSS_DEFAULTS = {'gan': {'learning_rate': 2e-4, 'k_steps': 1, 'steps': DEFAULT_STEPS},
+                 'wgan': {'learning_rate': 5e-5, 'k_steps': 5, 'steps': 1500}}
+LAPGAN_DEFAULT_STEPS = 2500
 MODEL_DEFAULTS = {'noise_len': 100, 'num_classes': 10, 'conditioning': 'matching', 'arch': 'dcgan', 'loss': 'gan',
                   'g_dim': 64, 'd_dim': 64, 'condition_units': 32, 'd_condition_maps': 32, 'learning_rate': None,
                   'd_learning_rate': None, 'beta1': 0.5, 'clip': 0.01, 'interpolate_conditions': False,
-                  'minibatch_stddev': True, 'projection': True, 'seed': 0}
+                  'minibatch_stddev': True, 'projection': True, 'diversity_weight': 0.3, 'seed': 0}
 # A --condition-vectors file is copied into the logdir under this name, so that the run carries its conditions.
 CONDITION_VECTORS_NAME = 'condition_vectors.npy'
 # Flags whose value a resumed run takes from config.json: (name in args and config, flag, stored in 'model'?).
@@ -43,6 +47,7 @@ STORED_FLAGS = [('noise_len', '--noise-len', True), ('conditioning', '--conditio
                 ('d_dim', '--d-dim', True), ('condition_units', '--condition-units', True),
                 ('learning_rate', '--learning-rate', True), ('d_learning_rate', '--d-learning-rate', True),
                 ('seed', '--seed', True), ('interpolate_conditions', '--interpolate-conditions', True),
+                ('diversity_weight', '--diversity-weight', True),
                 ('model_type', '--model', False), ('dataset', '--dataset', False), ('data', '--data', False),
                 ('batch_size', '--batch-size', False), ('k_steps', '--k-steps', False)]
 
@@ -62,34 +67,34 @@ class TrainingInterrupted(Exception):
         self.signum = signum
 
 
-def positive_int(text):
+def _number(text, kind, lowest, what):
+    """An argparse type: `text` as `kind`, finite and at least `lowest`."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError('%r is not a whole number' % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be at least 1, got %d' % value)
+        raise argparse.ArgumentTypeError('%r is not a %s' % (text, 'whole number' if kind is int else 'number'))
+    if not (math.isfinite(value) and value >= lowest):
+        raise argparse.ArgumentTypeError('must be %s, got %s' % (what, text))
     return value
+
+
+def positive_int(text):
+    return _number(text, int, 1, 'at least 1')
 
 
 def non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r is not a whole number' % text)
-    if value < 0:
-        raise argparse.ArgumentTypeError('must be 0 or more, got %d' % value)
-    return value
+    return _number(text, int, 0, '0 or more')
 
 
 def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r is not a number' % text)
-    if not (value > 0 and math.isfinite(value)):
+    value = _number(text, float, 0.0, 'a positive number')
+    if value == 0.0:
         raise argparse.ArgumentTypeError('must be a positive number, got %s' % text)
     return value
+
+
+def non_negative_float(text):
+    return _number(text, float, 0.0, '0 or a positive number')
 
 
 def build_parser():
@@ -106,7 +111,8 @@ def build_parser():
         help='where config, events, checkpoints and sample grids go; an existing run there is resumed '
              '(default %s)' % DEFAULT_LOGDIR)
     add('--steps', metavar='N', type=positive_int, default=None,
-        help='total generator steps to train to (default %d, or the stored run\'s)' % DEFAULT_STEPS)
+        help='total generator steps to train to (default %d; %d with --loss wgan, %d with --model lapgan; or the '
+             'stored run\'s)' % (DEFAULT_STEPS, LOSS_DEFAULTS['wgan']['steps'], LAPGAN_DEFAULT_STEPS))
     add('--epochs', metavar='N', type=positive_int, default=None,
         help='total passes over the data, instead of --steps')
     add('--batch-size', metavar='N', type=positive_int, default=None,
@@ -142,6 +148,9 @@ def build_parser():
         help='discriminator width: feature maps of its first layer (default 64)')
     add('--condition-units', metavar='N', type=positive_int, default=None,
         help='size of the generator\'s label embedding (default 32)')
+    add('--diversity-weight', metavar='W', type=non_negative_float, default=None,
+        help='weight of the mode-seeking term that pays the generator for drawing different digits from '
+             'different noise (default 0.3; 0 turns it off)')
     add('--save-every', metavar='N', type=positive_int, default=500,
         help='save a checkpoint every N steps (default 500)')
     add('--summary-every', metavar='N', type=positive_int, default=100,
@@ -236,10 +245,12 @@ def resolve_settings(args, stored):
             model[name] = getattr(args, name)
     loss_defaults = LOSS_DEFAULTS[model['loss']]
     model['learning_rate'] = model['learning_rate'] or loss_defaults['learning_rate']
-    return {'model': model, 'model_type': args.model_type or 'gan', 'dataset': args.dataset or DEFAULT_DATASET,
+    model_type = args.model_type or 'gan'
+    steps = LAPGAN_DEFAULT_STEPS if model_type == 'lapgan' else loss_defaults['steps']
+    return {'model': model, 'model_type': model_type, 'dataset': args.dataset or DEFAULT_DATASET,
             'data': args.data,
             'batch_size': args.batch_size or DEFAULT_BATCH_SIZE, 'k_steps': args.k_steps or loss_defaults['k_steps'],
-            'steps': args.steps or (None if args.epochs else DEFAULT_STEPS)}
+            'steps': args.steps or (None if args.epochs else steps)}
 
 
 def check_arguments(args):
@@ -251,6 +262,9 @@ def check_arguments(args):
     if args.model_type == 'lapgan' and (args.arch == 'mlp' or args.loss == 'wgan' or args.interpolate_conditions):
         raise UsageError('--model lapgan has its own convolutional levels and the GAN loss: leave out --arch mlp, '
                          '--loss wgan and --interpolate-conditions')
+    if args.model_type == 'lapgan' and args.noise_len is not None and args.noise_len < 3:
+        raise UsageError('--model lapgan gives each of its 3 levels its own part of the noise: --noise-len must '
+                         'be at least 3')
     problem = logdir_problem(args.logdir)
     if problem:
         raise UsageError(problem)
@@ -380,7 +394,9 @@ def train(args, settings, resuming):
             log = callbacks_lib.LogCallback(model, settings['batch_size'], settings['k_steps'],
                                             every_step=args.log_every, total_steps=steps)
             checkpoint = callbacks_lib.CheckpointCallback(session, logdir, every_step=args.save_every, keep=3)
-            samples = callbacks_lib.SampleGridCallback(session, model, logdir, every_step=args.sample_every)
+            row_labels = dataset_lib.row_labels(settings['dataset']) if model.conditioning != 'none' else None
+            samples = callbacks_lib.SampleGridCallback(session, model, logdir, every_step=args.sample_every,
+                                                       row_labels=row_labels)
         extra = []
         if args.eval_every and model.conditioning != 'none':
             def make_evaluator():

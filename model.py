@@ -33,7 +33,7 @@ class GANModel(object):
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
                  g_dim=64, d_dim=64, condition_units=32, d_condition_maps=32, learning_rate=2e-4, d_learning_rate=None,
                  beta1=0.5, clip=0.01, condition_vectors=None, interpolate_conditions=False,
-                 minibatch_stddev=True, projection=True, seed=None):
+                 minibatch_stddev=True, projection=True, diversity_weight=0.3, seed=None):
         if conditioning not in CONDITIONINGS:
             raise ValueError('conditioning must be one of %s, not %r' % (CONDITIONINGS, conditioning))
         if arch not in ARCHITECTURES:
@@ -53,6 +53,7 @@ class GANModel(object):
         self.d_condition_maps = d_condition_maps
         self.minibatch_stddev = minibatch_stddev
         self.projection = projection
+        self.diversity_weight = diversity_weight
         self.clip = clip
         self.graph = v1.get_default_graph()
         if seed is not None:
@@ -175,6 +176,11 @@ class GANModel(object):
                                                 else _cross_entropy(mixed, 1.0))
         self.generator_loss = self.generator_fake_loss + (
             self.interpolated_generator_loss if mixed is not None else 0.0)
+        self.mode_seeking_loss = None
+        if self.diversity_weight:
+            labels = self.right_condition_input if self.conditioning != 'none' else None
+            self.mode_seeking_loss = mode_seeking_loss(self.generated_image, self.noise_input, labels)
+            self.generator_loss += self.diversity_weight * self.mode_seeking_loss
         if wrong is not None:
             self.discriminator_loss = self.discriminator_real_right_loss + (
                 self.discriminator_real_wrong_loss + self.discriminator_fake_loss) / 2
@@ -216,6 +222,8 @@ class GANModel(object):
             scalars['loss/discriminator_real_wrong_loss'] = self.discriminator_real_wrong_loss
         if self.interpolated_generator_loss is not None:
             scalars['loss/interpolated_generator_loss'] = self.interpolated_generator_loss
+        if getattr(self, 'mode_seeking_loss', None) is not None:
+            scalars['loss/mode_seeking_loss'] = self.mode_seeking_loss
         if self.loss == 'wgan':
             scalars['critic/wasserstein_estimate'] = self.wasserstein_estimate
         else:
@@ -256,7 +264,7 @@ class GANModel(object):
             raise ValueError('fit needs epochs or max_steps')
         callbacks = callbacks or []
         d_fetches = dict(self.metric_tensors)
-        generator_metrics = ('generator_loss', 'interpolated_generator_loss')
+        generator_metrics = ('generator_loss', 'interpolated_generator_loss', 'mode_seeking_loss')
         g_fetches = {name: d_fetches.pop(name) for name in generator_metrics if name in d_fetches}
         step = session.run(self.global_step)
         epoch = 0
@@ -276,6 +284,25 @@ class GANModel(object):
                 dataset.reset()
                 epoch += 1
         return step
+
+
+def mode_seeking_loss(images, noise, labels=None, epsilon=1e-5):
+    """MSGAN (Mao et al., 2019): 1 / mean over pairs of |G(z1) - G(z2)| / |z1 - z2| (mean absolute values).
+
+    Pairs are the batch's images of one label (all pairs when `labels` is None). A generator that maps
+    different noise to the same digit pays for it; 0 when the batch has no pair.
+    """
+    count = tf.shape(images)[0]
+    flat = tf.reshape(images, tf.stack([count, -1]))
+    image_distance = tf.reduce_mean(tf.abs(flat[:, None] - flat[None]), axis=2)
+    # The diagonal (an image with itself) is masked out; the eye keeps its division finite.
+    noise_distance = tf.reduce_mean(tf.abs(noise[:, None] - noise[None]), axis=2) + tf.eye(count)
+    pairs = tf.linalg.band_part(tf.ones(tf.stack([count, count])), 0, -1) - tf.eye(count)
+    if labels is not None:
+        pairs *= tf.cast(tf.equal(labels[:, None], labels[None]), tf.float32)
+    pair_count = tf.reduce_sum(pairs)
+    mean_ratio = tf.reduce_sum(pairs * image_distance / noise_distance) / tf.maximum(pair_count, 1.0)
+    return tf.where(pair_count > 0, 1.0 / (mean_ratio + epsilon), 0.0)
 
 
 def _cross_entropy(logits, target):

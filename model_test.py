@@ -254,3 +254,48 @@ def test_discriminator_sees_how_varied_its_batch_is():
         model.discriminator_input: batch, model.right_condition_input: [2] * 4})[0, 0] for batch in (varied, copies)]
     assert logits[0] != pytest.approx(logits[1], abs=1e-6)
     session.close()
+
+
+# --- mode seeking: the generator is paid for drawing different images from different noise ------
+
+def test_mode_seeking_loss_is_inverse_image_over_noise_distance_of_same_label_pairs():
+    """MSGAN: for pairs with one label, mean |G(z1) - G(z2)| / mean |z1 - z2|; the loss is its inverse."""
+    model, session = build(noise_len=100, seed=3, diversity_weight=0.5)
+    noise = np.random.default_rng(0).normal(size=(5, 100))
+    labels = [4, 4, 9, 9, 9]
+    feed = {model.noise_input: noise, model.right_condition_input: labels, model.is_training: True}
+    images, loss = session.run([model.generated_image, model.mode_seeking_loss], feed)
+    images = images.reshape(5, -1)
+    ratios = [np.abs(images[i] - images[j]).mean() / np.abs(noise[i] - noise[j]).mean()
+              for i, j in [(0, 1), (2, 3), (2, 4), (3, 4)]]  # never across labels
+    assert loss == pytest.approx(1.0 / (np.mean(ratios) + 1e-5), rel=1e-3)
+    generator_loss, fake_loss = session.run([model.generator_loss, model.generator_fake_loss], feed)
+    assert generator_loss == pytest.approx(fake_loss + 0.5 * loss, rel=1e-4)
+    session.close()
+
+
+def test_mode_seeking_loss_pairs_every_image_when_unconditional():
+    model, session = build(noise_len=100, seed=3, conditioning='none', diversity_weight=1.0)
+    noise = np.random.default_rng(0).normal(size=(3, 100))
+    images, loss = session.run([model.generated_image, model.mode_seeking_loss],
+                               {model.noise_input: noise, model.is_training: True})
+    images = images.reshape(3, -1)
+    ratios = [np.abs(images[i] - images[j]).mean() / np.abs(noise[i] - noise[j]).mean()
+              for i, j in [(0, 1), (0, 2), (1, 2)]]
+    assert loss == pytest.approx(1.0 / (np.mean(ratios) + 1e-5), rel=1e-3)
+    session.close()
+
+
+def test_without_a_same_label_pair_the_mode_seeking_loss_is_zero():
+    model, session = build(noise_len=100, seed=3, diversity_weight=1.0)
+    loss = session.run(model.mode_seeking_loss, {model.noise_input: np.ones((3, 100)),
+                                                 model.right_condition_input: [1, 2, 3], model.is_training: True})
+    assert loss == 0.0
+    session.close()
+
+
+def test_no_mode_seeking_term_at_weight_zero():
+    model, session = build(noise_len=100, seed=3, diversity_weight=0.0)
+    assert model.mode_seeking_loss is None
+    assert 'mode_seeking_loss' not in model.metric_tensors
+    session.close()

@@ -9,6 +9,7 @@ import os
 import re
 
 import numpy as np
+from PIL import Image
 import pytest
 import tensorflow as tf
 
@@ -100,7 +101,7 @@ def test_unconditioned_gan_judges_one_pair_with_p_real_and_p_fake_only():
     with session:
         assert model.discriminated_real_wrong_logits is None and model.p_wrong is None
         assert set(model.metric_tensors) == {'generator_loss', 'discriminator_loss', 'discriminator_real_right_loss',
-                                             'discriminator_fake_loss', 'p_real', 'p_fake'}
+                                             'discriminator_fake_loss', 'mode_seeking_loss', 'p_real', 'p_fake'}
         # No label reaches either network: no condition weights, and the image ignores the label fed.
         names = [v.op.name for v in model.generator_variables + model.discriminator_variables]
         assert not [name for name in names if 'condition' in name]
@@ -230,9 +231,10 @@ def test_interpolated_conditions_add_a_generator_term_judged_real():
         data = random_dataset()
         feed = model.g_feed(data)
         assert model.second_condition_input in feed
-        fake_term, mixed_term, total = session.run([model.generator_fake_loss, model.interpolated_generator_loss,
-                                                   model.generator_loss], feed)
-        assert total == pytest.approx(fake_term + mixed_term, rel=1e-5)
+        fake_term, mixed_term, seeking, total = session.run(
+            [model.generator_fake_loss, model.interpolated_generator_loss, model.mode_seeking_loss,
+             model.generator_loss], feed)
+        assert total == pytest.approx(fake_term + mixed_term + model.diversity_weight * seeking, rel=1e-5)
         # The term judges G(z, mix) under the half-and-half blend of the two labels' condition vectors.
         mix = session.run(model.interpolated_condition_vectors, feed)
         table = session.run(model.condition_table)
@@ -321,6 +323,11 @@ def test_fashion_mnist_trains_and_names_its_classes(fashion_files, tmp_path, cap
     assert generate(['--logdir', logdir, '--num', '2']) == 0
     out = capsys.readouterr().out
     assert 'T-shirt/top' in out and 'Ankle boot' in out
+    # The names are also written beside the rows of the picture, and of the run's sample grids.
+    unlabelled_width = 2 * 30 + 2
+    assert np.asarray(Image.open(str(logdir / 'generated_all.png'))).shape[1] > unlabelled_width
+    sample = sorted((logdir / 'samples').glob('*.png'))[-1]
+    assert np.asarray(Image.open(str(sample))).shape[1] > 10 * 30 + 2
 
 
 # ------------------------------------------------------------------------------------ generate.py --arithmetic
@@ -409,6 +416,37 @@ def test_lapgan_samples_coarse_to_fine_into_28x28_images_in_range():
         np.testing.assert_allclose(middle, np.clip(upsample(coarse) + residual, -1, 1), atol=1e-5)
 
 
+def test_lapgan_levels_draw_from_their_own_slices_of_the_noise():
+    """As in the paper, each level has its own noise: changing the finest level's slice leaves the
+    coarser images alone and changes only the last residual."""
+    model, session = build_lapgan()
+    with session:
+        noise = np.random.default_rng(0).standard_normal((4, 100)).astype(np.float32)
+        slices = model.level_noise_slices
+        assert [s.stop - s.start for s in slices] == [34, 33, 33] and slices[-1].stop == 100
+        changed = noise.copy()
+        changed[:, slices[-1]] = np.random.default_rng(1).standard_normal((4, 33))
+        labels = [0, 1, 2, 3]
+        before, after = (session.run(model.sampled_pyramid, {model.noise_input: n, model.right_condition_input: labels})
+                         for n in (noise, changed))
+        np.testing.assert_array_equal(before[0], after[0])
+        np.testing.assert_array_equal(before[1], after[1])
+        assert not np.allclose(before[2], after[2])
+
+
+def test_lapgan_levels_pay_the_mode_seeking_term_on_their_own_noise():
+    model, session = build_lapgan(diversity_weight=0.5)
+    with session:
+        images = np.random.default_rng(0).uniform(-1, 1, size=(16, 28, 28, 1)).astype(np.float32)
+        data = GANDataset(images, np.arange(16) % 2, noise_len=100, batch_size=4, seed=0)  # pairs in every batch
+        model.d_feed(data)  # the generator step draws residuals for the last real batch
+        feed = model.g_feed(data)
+        levels = session.run([(level.generator_fake_loss, level.mode_seeking_loss) for level in model.levels], feed)
+        assert all(ms > 0 for _, ms in levels)
+        total = session.run(model.generator_loss, feed)
+        assert total == pytest.approx(sum(fake + 0.5 * ms for fake, ms in levels), rel=1e-4)
+
+
 def test_lapgan_fit_trains_every_level():
     model, session = build_lapgan(conditioning='concat')
     with session:
@@ -434,3 +472,5 @@ def test_lapgan_trains_checkpoints_resumes_and_draws(tmp_path, capsys):
 def test_lapgan_refuses_options_it_does_not_have(tmp_path, capsys):
     assert main(TINY + ['--model', 'lapgan', '--loss', 'wgan', '--logdir', tmp_path / 'x', '--steps', '1']) == 2
     assert '--model lapgan' in error_line(capsys.readouterr().err)
+    assert main(TINY + ['--model', 'lapgan', '--noise-len', '2', '--logdir', tmp_path / 'y', '--steps', '1']) == 2
+    assert '--noise-len' in error_line(capsys.readouterr().err)

@@ -1,0 +1,35 @@
+"""Grids: images laid out row by row, optionally with each row's class name written on its left."""
+import numpy as np
+from PIL import Image
+
+import grids
+
+
+def test_grid_places_images_row_by_row_on_a_grey_frame():
+    images = np.stack([np.full((28, 28), value) for value in (-1.0, 0.0, 1.0, -1.0)])
+    grid = grids.make_grid(images, columns=2, padding=2)
+    assert grid.shape == (2 * 30 + 2, 2 * 30 + 2) and grid.dtype == np.uint8
+    assert grid[0, 0] == 128
+    assert grid[2, 2] == 0 and grid[2, 32] == 128 and grid[32, 32] == 0
+    assert grid[32, 2] == 255
+
+
+def test_row_labels_are_written_in_a_margin_beside_their_rows():
+    images = np.zeros((4, 28, 28))
+    plain = grids.make_grid(images, columns=2)
+    labelled = grids.make_grid(images, columns=2, row_labels=['Sneaker', 'Ankle boot'])
+    assert labelled.shape[0] == plain.shape[0] and labelled.shape[1] > plain.shape[1]
+    margin = labelled.shape[1] - plain.shape[1]
+    np.testing.assert_array_equal(labelled[:, margin:], plain)
+    for row in range(2):
+        band = labelled[2 + row * 30:2 + row * 30 + 28, :margin]
+        assert (band < 64).any(), 'no text in row %d' % row   # dark letters on the light margin
+    # A longer name gets a wider margin rather than being cut off.
+    longer = grids.make_grid(images, columns=2, row_labels=['Sneaker', 'A much longer class name'])
+    assert longer.shape[1] > labelled.shape[1]
+
+
+def test_saved_png_reads_back_as_the_same_picture(tmp_path):
+    picture = grids.make_grid(np.linspace(-1, 1, 3 * 28 * 28).reshape(3, 28, 28), columns=3)
+    path = grids.save_png(str(tmp_path / 'grid.png'), picture)
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), picture)
