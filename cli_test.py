@@ -594,3 +594,12 @@ def test_slower_variants_default_to_fewer_steps_so_each_default_run_takes_minute
     assert default_steps('--model', 'lapgan') == 2500    # three GANs per step
     assert default_steps('--loss', 'wgan', '--steps', '7') == 7
     assert default_steps('--model', 'lapgan', '--epochs', '2') is None
+
+
+def test_a_run_stored_before_the_mode_seeking_term_resumes_without_it():
+    import main
+    stored = {'model': {k: v for k, v in main.MODEL_DEFAULTS.items() if k != 'diversity_weight'},
+              'model_type': 'gan', 'dataset': 'mnist_sample', 'data': None, 'batch_size': 8, 'k_steps': 1, 'steps': 4}
+    args = main.build_parser().parse_args(['--logdir', 'unused'])
+    assert main.resolve_settings(args, stored)['model']['diversity_weight'] == 0.0
+    assert main.resolve_settings(main.build_parser().parse_args([]), None)['model']['diversity_weight'] == 0.3

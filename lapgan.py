@@ -33,8 +33,9 @@ def upsample(images):
 
 
 class Level(object):
-    """One pyramid level's tensors: `size`, its `noise`, the discriminator's real and fake inputs, the generated residual
-    (for real low-pass input), the sampled residual (for the coarser level's sample), logits and losses."""
+    """One pyramid level's tensors: `size`, its `noise`, the discriminator's real and fake inputs, the
+    generated residual (for real low-pass input), the sampled residual (for the coarser level's sample),
+    logits and losses."""
 
     def __init__(self, size):
         self.size = size

@@ -236,7 +236,8 @@ def resolve_settings(args, stored):
                                  'model with another --logdir' % (args.logdir, before, flag, given))
         settings = {key: stored[key] for key in ('dataset', 'data', 'batch_size', 'k_steps')}
         settings['model_type'] = stored.get('model_type', 'gan')
-        settings['model'] = dict(stored['model'])
+        # A run stored before the mode-seeking term existed was trained without it.
+        settings['model'] = dict({'diversity_weight': 0.0}, **stored['model'])
         settings['steps'] = args.steps or (None if args.epochs else stored['steps'])
         return settings
     model = dict(MODEL_DEFAULTS)

@@ -222,7 +222,7 @@ class GANModel(object):
             scalars['loss/discriminator_real_wrong_loss'] = self.discriminator_real_wrong_loss
         if self.interpolated_generator_loss is not None:
             scalars['loss/interpolated_generator_loss'] = self.interpolated_generator_loss
-        if getattr(self, 'mode_seeking_loss', None) is not None:
+        if self.mode_seeking_loss is not None:
             scalars['loss/mode_seeking_loss'] = self.mode_seeking_loss
         if self.loss == 'wgan':
             scalars['critic/wasserstein_estimate'] = self.wasserstein_estimate
