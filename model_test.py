@@ -299,3 +299,20 @@ def test_no_mode_seeking_term_at_weight_zero():
     assert model.mode_seeking_loss is None
     assert 'mode_seeking_loss' not in model.metric_tensors
     session.close()
+
+
+def test_mode_seeking_loss_pairs_at_most_the_first_64_images_so_memory_stays_bounded():
+    """All pairs of a batch of B cost B * B * 784 numbers: a batch of 1,000 would need gigabytes."""
+    from model import mode_seeking_loss
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (200, 28, 28, 1)).astype(np.float32)
+    noise = rng.normal(size=(200, 100)).astype(np.float32)
+    labels = np.arange(200) % 10
+    graph = tf.Graph()
+    with graph.as_default(), v1.Session(graph=graph) as session:
+        whole = session.run(mode_seeking_loss(tf.constant(images), tf.constant(noise), tf.constant(labels)))
+        first = session.run(mode_seeking_loss(tf.constant(images[:64]), tf.constant(noise[:64]),
+                                              tf.constant(labels[:64])))
+        other = session.run(mode_seeking_loss(tf.constant(images[64:128]), tf.constant(noise[64:128]),
+                                              tf.constant(labels[64:128])))
+    assert whole == pytest.approx(first, rel=1e-6) and whole != pytest.approx(other, rel=1e-3)
