@@ -36,3 +36,28 @@ def block_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     monkeypatch.setattr(socket, "create_connection", _refuse)
     monkeypatch.setattr(socket, "getaddrinfo", _refuse)
+
+
+# --- helpers shared by the test files: `from conftest import build, random_dataset` ---------------
+
+def build(model_class=None, **kwargs):
+    """A model (GANModel unless given) in a fresh graph you own, with an initialised session."""
+    import tensorflow as tf
+    from model import GANModel
+
+    graph = tf.Graph()
+    with graph.as_default():
+        model = (model_class or GANModel)(**kwargs)
+        session = tf.compat.v1.Session(graph=graph)
+        session.run(tf.compat.v1.global_variables_initializer())
+    return model, session
+
+
+def random_dataset(size=8, batch_size=4, seed=0, noise_len=100):
+    """Uniform-noise images with labels 0, 1, ..., 9, 0, ...: enough to run training steps on."""
+    import numpy as np
+    from dataset import GANDataset
+
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, size=(size, 28, 28, 1)).astype(np.float32)
+    return GANDataset(images, np.arange(size) % 10, noise_len=noise_len, batch_size=batch_size, seed=seed)

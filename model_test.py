@@ -3,20 +3,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import build, random_dataset
 from dataset import GANDataset
 from model import GANModel
 
 v1 = tf.compat.v1
-
-
-def build(**kwargs):
-    """A model in a fresh graph, with an initialised session."""
-    graph = tf.Graph()
-    with graph.as_default():
-        model = GANModel(**kwargs)
-        session = v1.Session(graph=graph)
-        session.run(v1.global_variables_initializer())
-    return model, session
 
 
 def values(session, variables):
@@ -32,13 +23,6 @@ def model_and_session():
     model, session = build(noise_len=100, seed=1)
     yield model, session
     session.close()
-
-
-def random_dataset(size=8, batch_size=4, seed=0):
-    rng = np.random.default_rng(seed)
-    images = rng.uniform(-1, 1, size=(size, 28, 28, 1)).astype(np.float32)
-    labels = np.arange(size) % 10
-    return GANDataset(images, labels, noise_len=100, batch_size=batch_size, seed=seed)
 
 
 # --- the walkthrough's four shape tests -------------------------------------------------------

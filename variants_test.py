@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from dataset import GANDataset, write_idx
 from model import GANModel
-from model_test import build  # a model in a fresh graph with an initialised session
+from conftest import build, random_dataset
 
 v1 = tf.compat.v1
 
@@ -79,12 +79,6 @@ def train_resume_generate(logdir, flags, capsys, draw=('--num', '2')):
     return images
 
 
-def random_dataset(size=16, batch_size=4, seed=0):
-    rng = np.random.default_rng(seed)
-    images = rng.uniform(-1, 1, size=(size, 28, 28, 1)).astype(np.float32)
-    return GANDataset(images, np.arange(size) % 10, noise_len=100, batch_size=batch_size, seed=seed)
-
-
 def size_of(variables):
     return sum(int(np.prod(v.shape.as_list())) for v in variables)
 
@@ -109,7 +103,7 @@ def test_unconditioned_gan_judges_one_pair_with_p_real_and_p_fake_only():
         first = session.run(model.generated_image, {model.noise_input: noise, model.right_condition_input: [0, 0]})
         other = session.run(model.generated_image, {model.noise_input: noise, model.right_condition_input: [7, 3]})
         np.testing.assert_array_equal(first, other)
-        data = random_dataset()
+        data = random_dataset(size=16)
         feed = model.d_feed(data)
         real, fake, loss = session.run([model.discriminator_real_right_loss, model.discriminator_fake_loss,
                                         model.discriminator_loss], feed)
@@ -170,7 +164,7 @@ def test_unconditioned_mlp_has_the_classic_parameter_counts():
 def test_mlp_generator_batch_norm_uses_momentum_0_8():
     model, session = build(conditioning='none', arch='mlp')
     with session:
-        data = random_dataset()
+        data = random_dataset(size=16)
         mean = variable_named(model, 'generator/bn0/moving_mean')
         assert not session.run(mean).any()
         feed = model.g_feed(data)
@@ -192,7 +186,7 @@ def test_mlp_trains_checkpoints_resumes_and_draws(conditioning, tmp_path, capsys
 def test_wgan_critic_loss_is_the_raw_score_difference_and_weights_stay_clipped():
     model, session = build(conditioning='none', loss='wgan', g_dim=8, d_dim=8, clip=0.01, seed=0)
     with session:
-        data = random_dataset()
+        data = random_dataset(size=16)
         # The N(0, 0.02) initial weights reach past the clip, so the clip has work to do.
         assert max(np.abs(session.run(v)).max() for v in model.discriminator_variables) > 0.01
         feed = model.d_feed(data)
@@ -228,7 +222,7 @@ def test_interpolated_conditions_add_a_generator_term_judged_real():
     assert plain.interpolated_generator_loss is None
     model, session = build(g_dim=8, d_dim=8, seed=0, interpolate_conditions=True)
     with session:
-        data = random_dataset()
+        data = random_dataset(size=16)
         feed = model.g_feed(data)
         assert model.second_condition_input in feed
         fake_term, mixed_term, seeking, total = session.run(
@@ -381,7 +375,7 @@ def build_lapgan(**kwargs):
 def test_lapgan_discriminators_judge_residual_and_upsampled_low_pass_pairs():
     model, session = build_lapgan()
     with session:
-        data = random_dataset()
+        data = random_dataset(size=16)
         feed = model.d_feed(data)
         images = feed[model.discriminator_input]
         assert [level.size for level in model.levels] == [7, 14, 28]
@@ -454,7 +448,7 @@ def test_lapgan_fit_trains_every_level():
         for size in (7, 14, 28):
             assert [v for v in model.generator_variables if '/level%d/' % size in v.op.name]
             assert [v for v in model.discriminator_variables if '/level%d/' % size in v.op.name]
-        assert model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=2) == 2
+        assert model.fit(session, random_dataset(size=16), epochs=None, k_steps=1, max_steps=2) == 2
         after = [session.run(v) for v in model.generator_variables + model.discriminator_variables]
         assert all(not np.array_equal(b, a) for b, a in zip(before, after))
         assert {'generator_loss', 'discriminator_loss', 'p_real', 'p_fake'} <= set(model.last_metrics)
