@@ -287,7 +287,7 @@ def test_no_mode_seeking_term_at_weight_zero():
 
 def test_mode_seeking_loss_pairs_at_most_the_first_64_images_so_memory_stays_bounded():
     """All pairs of a batch of B cost B * B * 784 numbers: a batch of 1,000 would need gigabytes."""
-    from model import mode_seeking_loss
+    from losses import mode_seeking_loss
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (200, 28, 28, 1)).astype(np.float32)
     noise = rng.normal(size=(200, 100)).astype(np.float32)

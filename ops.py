@@ -4,6 +4,8 @@ Every weight is created with get_variable, so sharing a network is plain
 `variable_scope(..., reuse=True)`: no Keras layer objects (which bypass variable
 scopes and are not available as tf.compat.v1.layers under Keras 3).
 """
+import contextlib
+
 import tensorflow as tf
 
 v1 = tf.compat.v1
@@ -81,6 +83,18 @@ def batch_norm(x, training, name, momentum=0.9, epsilon=1e-5):
         y = tf.reshape(y, tf.shape(x)) if x.shape.ndims != 4 else y
         y.set_shape(x.shape)
         return y
+
+
+@contextlib.contextmanager
+def no_new_update_ops():
+    """Batch-norm layers built inside add no moving-average updates: for extra passes through a network
+    (e.g. sampling) that must not move its statistics a second time in one training step."""
+    updates = v1.get_collection_ref(v1.GraphKeys.UPDATE_OPS)
+    kept = len(updates)
+    try:
+        yield
+    finally:
+        del updates[kept:]
 
 
 def lrelu(x, alpha=0.2):

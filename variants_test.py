@@ -435,10 +435,21 @@ def test_lapgan_levels_pay_the_mode_seeking_term_on_their_own_noise():
         data = GANDataset(images, np.arange(16) % 2, noise_len=100, batch_size=4, seed=0)  # pairs in every batch
         model.d_feed(data)  # the generator step draws residuals for the last real batch
         feed = model.g_feed(data)
-        levels = session.run([(level.generator_fake_loss, level.mode_seeking_loss) for level in model.levels], feed)
+        from losses import gan_generator_loss
+        levels = session.run([(gan_generator_loss(level.fake_logits),
+                               model.metric_tensors['level%d_mode_seeking_loss' % level.size])
+                              for level in model.levels], feed)
         assert all(ms > 0 for _, ms in levels)
         total = session.run(model.generator_loss, feed)
         assert total == pytest.approx(sum(fake + 0.5 * ms for fake, ms in levels), rel=1e-4)
+        # Each level's mode-seeking term pairs that level's residuals by that level's noise.
+        residual, noise = session.run([model.levels[1].generated_residual, model.levels[1].noise], feed)
+        from losses import mode_seeking_loss
+        graph = tf.Graph()
+        with graph.as_default(), v1.Session(graph=graph) as alone:
+            expected = alone.run(mode_seeking_loss(tf.constant(residual), tf.constant(noise),
+                                                   tf.constant(feed[model.right_condition_input])))
+        assert levels[1][1] == pytest.approx(expected, rel=1e-4)
 
 
 def test_lapgan_fit_trains_every_level():

@@ -1,0 +1,171 @@
+"""The networks of the GAN family: how the label enters (a conditioning) and the layers (an architecture).
+
+A conditioning decides, in one place, where the condition vector meets noise and image:
+
+- `none`: nowhere (the original GAN);
+- `concat`: the one-hot vector joins the inputs of both networks (CGAN);
+- `matching`: a learned embedding joins the noise, and in the discriminator it meets the image features
+  before a convolution and a nonlinearity, plus a projection term; the discriminator also judges real
+  images with wrong labels (GAN-CLS).
+
+An architecture is a generator function and a discriminator function with one signature each:
+
+    generator(noise, condition, conditioning, settings, training) -> images in [-1, 1]
+    discriminator(images, condition, conditioning, settings) -> logits (B, 1)
+
+They are called inside the `generator` / `discriminator` variable scopes, which the model opens (and
+reuses), so every call of one network shares its variables.
+"""
+import numpy as np
+import tensorflow as tf
+
+import ops
+
+v1 = tf.compat.v1
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+# --- conditionings -------------------------------------------------------------------------------
+
+class NoConditioning(object):
+    """The original GAN: neither network sees a label."""
+
+    name = 'none'
+    uses_labels = False
+    judges_wrong_pairs = False
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def generator_input(self, noise, condition):
+        return noise
+
+    def discriminator_input(self, inputs, condition):
+        return inputs
+
+    def discriminator_features(self, features, condition):
+        return features
+
+    def discriminator_logit(self, logit, flat_features, condition):
+        return logit
+
+
+class ConcatConditioning(NoConditioning):
+    """CGAN: the condition vector is concatenated to the noise and to the discriminator's input."""
+
+    name = 'concat'
+    uses_labels = True
+
+    def generator_input(self, noise, condition):
+        return tf.concat([noise, condition], axis=1)
+
+    def discriminator_input(self, inputs, condition):
+        return join(inputs, condition)
+
+
+class MatchingConditioning(NoConditioning):
+    """GAN-CLS: label embeddings, a wrong-label pair for the discriminator, and a projection term."""
+
+    name = 'matching'
+    uses_labels = True
+    judges_wrong_pairs = True
+
+    def generator_input(self, noise, condition):
+        # A learned label embedding. 32 units measured better than 200: a wider one outweighs the noise
+        # and the digits of one class come out too much alike.
+        embedded = tf.nn.relu(ops.dense(condition, self.settings.condition_units, 'condition'))
+        return tf.concat([noise, embedded], axis=1)
+
+    def discriminator_features(self, features, condition):
+        # The label meets the image features before a convolution and a nonlinearity, so the logit can
+        # depend on whether they match (joined only before the last linear layer, it could not).
+        if features.shape.ndims == 4:
+            return join(features, ops.lrelu(ops.dense(condition, self.settings.d_condition_maps, 'condition')))
+        return tf.concat([features, ops.dense(condition, self.settings.condition_units, 'condition')], axis=1)
+
+    def discriminator_logit(self, logit, flat_features, condition):
+        if not self.settings.projection:
+            return logit
+        # Projection term <embed(label), features(image)>: a direct say for the label match.
+        embedded = ops.dense(condition, flat_features.shape[-1], 'projection', use_bias=False)
+        return logit + tf.reduce_sum(embedded * flat_features, axis=1, keepdims=True)
+
+
+CONDITIONINGS = {c.name: c for c in (MatchingConditioning, ConcatConditioning, NoConditioning)}
+
+
+def join(inputs, condition):
+    """Condition vectors (B, C) joined to inputs: tiled over a (B, H, W, _) map, or beside (B, _) vectors."""
+    if inputs.shape.ndims == 4:
+        return tf.concat([inputs, tile(condition, inputs.shape[1], inputs.shape[2])], axis=3)
+    return tf.concat([inputs, condition], axis=1)
+
+
+def tile(vectors, height, width):
+    """(B, C) -> (B, height, width, C)."""
+    return tf.tile(vectors[:, None, None, :], [1, height, width, 1])
+
+
+# --- DCGAN: strided (transposed) convolutions, batch norm and ReLU in G, LeakyReLU in D -------------
+
+def dcgan_generator(noise, condition, conditioning, settings, training):
+    g = settings.g_dim
+    net = conditioning.generator_input(noise, condition)
+    net = tf.nn.relu(ops.batch_norm(ops.dense(net, 7 * 7 * 2 * g, 'dense', use_bias=False), training, 'bn0'))
+    net = tf.reshape(net, (-1, 7, 7, 2 * g))
+    net = ops.conv2d_transpose(net, g, 4, 2, 'deconv1', use_bias=False)        # 14x14
+    net = tf.nn.relu(ops.batch_norm(net, training, 'bn1'))
+    net = ops.conv2d_transpose(net, 1, 4, 2, 'deconv2')                          # 28x28
+    return tf.tanh(net)
+
+
+def dcgan_discriminator(images, condition, conditioning, settings):
+    d = settings.d_dim
+    net = conditioning.discriminator_input(images, condition)
+    net = ops.lrelu(ops.conv2d(net, d, 4, 2, 'conv1'))                          # 14x14
+    net = conditioning.discriminator_features(net, condition)
+    net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2'))                      # 7x7
+    return logit_head(net, condition, conditioning, settings)
+
+
+def logit_head(feature_maps, condition, conditioning, settings):
+    """The last layer of a convolutional discriminator: (B, H, W, C) features -> (B, 1) logits."""
+    if settings.minibatch_stddev:
+        # How varied the batch is: a generator that draws one digit over and over is easy to spot.
+        feature_maps = tf.concat([feature_maps, minibatch_stddev(feature_maps)], axis=3)
+    flat = tf.reshape(feature_maps, (-1, int(np.prod(feature_maps.shape[1:]))))
+    return conditioning.discriminator_logit(ops.dense(flat, 1, 'output'), flat, condition)
+
+
+def minibatch_stddev(feature_maps):
+    """(B, H, W, C) -> (B, H, W, 1) holding the batch's mean standard deviation."""
+    _, variance = tf.nn.moments(feature_maps, axes=[0])
+    spread = tf.reduce_mean(tf.sqrt(variance + 1e-8))
+    return tf.ones_like(feature_maps[..., :1]) * spread
+
+
+# --- MLP: the classic fully connected GAN (G 100-256-512-1024-784, D 784-512-256-1) -----------------
+
+MLP_GENERATOR_UNITS = (256, 512, 1024)
+MLP_DISCRIMINATOR_UNITS = (512, 256)
+
+
+def mlp_generator(noise, condition, conditioning, settings, training):
+    net = conditioning.generator_input(noise, condition)
+    for i, units in enumerate(MLP_GENERATOR_UNITS):
+        net = ops.lrelu(ops.batch_norm(ops.dense(net, units, 'dense%d' % i), training, 'bn%d' % i, momentum=0.8))
+    return tf.tanh(tf.reshape(ops.dense(net, int(np.prod(IMAGE_SHAPE)), 'output'), (-1,) + IMAGE_SHAPE))
+
+
+def mlp_discriminator(images, condition, conditioning, settings):
+    net = tf.reshape(images, (-1, int(np.prod(images.shape[1:]))))
+    net = conditioning.discriminator_input(net, condition)
+    # The matching embedding joins the flat image: the label still meets it before the first nonlinearity.
+    net = conditioning.discriminator_features(net, condition)
+    for i, units in enumerate(MLP_DISCRIMINATOR_UNITS):
+        net = ops.lrelu(ops.dense(net, units, 'dense%d' % i))
+    return ops.dense(net, 1, 'output')
+
+
+ARCHITECTURES = {'dcgan': (dcgan_generator, dcgan_discriminator), 'mlp': (mlp_generator, mlp_discriminator)}
