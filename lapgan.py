@@ -46,9 +46,10 @@ class Level(object):
 class LapGANModel(model.GANBase):
     """GANBase with a pyramid of level GANs in place of one generator and one discriminator."""
 
-    default_steps_by_loss = {'gan': 2500}
+    # A LAPGAN step trains three GANs: fewer steps keep its default run in minutes.
+    model_defaults = {'steps': 2500}
 
-    def __init__(self, noise_len=100, arch='dcgan', interpolate_conditions=False, **settings):
+    def __init__(self, noise_len=100, arch='dcgan', interpolate_conditions=False, level_convs=3, **settings):
         if arch != 'dcgan' or interpolate_conditions:
             raise ValueError('--model lapgan has its own convolutional levels: it takes no --arch mlp or '
                              '--interpolate-conditions')
@@ -57,6 +58,9 @@ class LapGANModel(model.GANBase):
                              'least %d' % (len(LEVEL_SIZES), len(LEVEL_SIZES)))
         bounds = np.cumsum([0] + [len(part) for part in np.array_split(np.arange(noise_len), len(LEVEL_SIZES))])
         self.level_noise_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        # 3x3 convolutions with batch norm and ReLU in each level's generator before its output layer: the
+        # paper's levels are small convolutional networks of their own.
+        self.level_convs = level_convs
         super().__init__(noise_len=noise_len, arch=arch, **settings)
 
     def _build_networks(self, right, wrong):
@@ -106,8 +110,8 @@ class LapGANModel(model.GANBase):
                               if self.conditioner.judges_wrong_pairs else None)
         return losses_lib.Judged(level.real_logits, level.fake_logits, level.wrong_logits,
                                  real_inputs=level.discriminator_real_input,
-                                 fake_inputs=level.discriminator_fake_input,
-                                 critic=lambda inputs: discriminate(inputs, right),
+                                 fake_inputs=level.discriminator_fake_input, right=right, wrong_condition=wrong,
+                                 critic=discriminate,
                                  generated=level.generated_residual, noise=level.noise)
 
     def _generator(self, level, condition, coarse, reuse=False):
@@ -124,8 +128,10 @@ class LapGANModel(model.GANBase):
                 # The noise and label enter as one extra plane beside the upsampled coarse image.
                 plane = tf.reshape(ops.dense(code, size * size, 'code'), (-1, size, size, 1))
                 net = tf.concat([coarse, plane], axis=3)
-            net = tf.nn.relu(ops.batch_norm(ops.conv2d(net, g, 3, 1, 'conv1', use_bias=False), training, 'bn1'))
-            return ops.conv2d(net, 1, 3, 1, 'conv2')
+            for i in range(1, self.level_convs + 1):
+                net = ops.conv2d(net, g, 3, 1, 'conv%d' % i, use_bias=False)
+                net = tf.nn.relu(ops.batch_norm(net, training, 'bn%d' % i))
+            return ops.conv2d(net, 1, 3, 1, 'conv%d' % (self.level_convs + 1))
 
     def _discriminator(self, level, inputs, condition, reuse=False):
         size, d = level.size, self.d_dim

@@ -23,16 +23,18 @@ class Judged(object):
 
     `real`, `fake`, `wrong`: logits (B, 1) of (real, right label), (generated, right label) and
     (real, wrong label) - `wrong` is None when the conditioning judges no wrong pairs. For a gradient
-    penalty: `real_inputs`, `fake_inputs` (what the discriminator saw) and `critic(inputs)`, the same
-    discriminator applied to other inputs with the right labels. For the generator's extra terms:
-    `generated` images and their `noise` (the mode-seeking term) and `extra_fake_logits` (GAN-INT's
-    generated images for blended labels, which the generator also wants judged real).
+    penalty: `real_inputs`, `fake_inputs` (what the discriminator saw), the `right` and `wrong` condition
+    vectors (None without conditioning) and `critic(inputs, condition)`, the same discriminator applied to
+    other inputs and conditions. For the generator's extra terms: `generated` images and their `noise`
+    (the mode-seeking term) and `extra_fake_logits` (GAN-INT's generated images for blended labels, which
+    the generator also wants judged real).
     """
 
-    def __init__(self, real, fake, wrong=None, real_inputs=None, fake_inputs=None, critic=None,
-                 generated=None, noise=None, extra_fake_logits=None):
+    def __init__(self, real, fake, wrong=None, real_inputs=None, fake_inputs=None, right=None,
+                 wrong_condition=None, critic=None, generated=None, noise=None, extra_fake_logits=None):
         self.real, self.fake, self.wrong = real, fake, wrong
         self.real_inputs, self.fake_inputs, self.critic = real_inputs, fake_inputs, critic
+        self.right, self.wrong_condition = right, wrong_condition
         self.generated, self.noise, self.extra_fake_logits = generated, noise, extra_fake_logits
 
 
@@ -98,13 +100,27 @@ def wgan_gp_losses(judged):
 
 
 def gradient_penalty(judged):
-    real, fake = judged.real_inputs, judged.fake_inputs
-    shape = tf.stack([tf.shape(real)[0]] + [1] * (real.shape.ndims - 1))
+    """The critic's gradient norm, pulled towards 1 at random points between real and generated inputs
+    (with the right labels) and, for matching-aware conditioning, between the right and wrong condition
+    vectors (with the real images). Penalising the gradient along the condition too keeps the critic
+    Lipschitz in the label: otherwise it could push its score for wrong labels down without bound."""
+    points = [(between(judged.real_inputs, judged.fake_inputs), judged.right)]
+    if judged.wrong is not None:
+        points.append((judged.real_inputs, between(judged.right, judged.wrong_condition)))
+    penalties = []
+    for inputs, condition in points:
+        wrt = [inputs] if condition is None else [inputs, condition]
+        gradients = tf.gradients(judged.critic(inputs, condition), wrt)
+        squares = tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.ndims))) for g in gradients])
+        penalties.append(tf.reduce_mean(tf.square(tf.sqrt(squares + 1e-12) - 1.0)))
+    return tf.add_n(penalties) / len(penalties)
+
+
+def between(a, b):
+    """A random point on the segment from each row of a to the same row of b."""
+    shape = tf.stack([tf.shape(a)[0]] + [1] * (a.shape.ndims - 1))
     blend = v1.random_uniform(shape)
-    between = blend * real + (1.0 - blend) * fake
-    (gradient,) = tf.gradients(judged.critic(between), [between])
-    norm = tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=list(range(1, real.shape.ndims))) + 1e-12)
-    return tf.reduce_mean(tf.square(norm - 1.0))
+    return blend * a + (1.0 - blend) * b
 
 
 # --- the mode-seeking term, which any loss's generator may add ---------------------------------------
@@ -161,6 +177,12 @@ class TrainingRule(object):
         self.clip = clip
         self.warmup_critic_steps = warmup_critic_steps or (lambda step: None)
 
+    @property
+    def defaults(self):
+        """The settings this rule gives a variant: model ones and the training ones 'k_steps' and 'steps'."""
+        return {'learning_rate': self.learning_rate, 'beta1': self.beta1, 'k_steps': self.k_steps,
+                'steps': self.steps}
+
     def critic_steps(self, step, k_steps):
         """Critic steps before generator step `step` (0-based) of a run trained with k_steps."""
         return max(k_steps, self.warmup_critic_steps(step) or 0)
@@ -177,7 +199,7 @@ RULES = {
                         steps=5000),
     # A WGAN step is five critic steps and a generator step: fewer steps keep its default run in minutes.
     'wgan': TrainingRule(wgan_losses, wgan_generator_loss, rmsprop, learning_rate=5e-5, beta1=None, k_steps=5,
-                         steps=1500, clip=0.01),
+                         steps=1500, clip=0.01, warmup_critic_steps=wgan_paper_warmup),
     'wgan-gp': TrainingRule(wgan_gp_losses, wgan_generator_loss, lambda rate, beta1: adam(rate, beta1, 0.9),
                             learning_rate=1e-4, beta1=0.5, k_steps=5, steps=1500),
 }

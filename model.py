@@ -37,6 +37,10 @@ PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discr
               'p_real', 'p_fake', 'p_wrong')
 
 
+# Settings every variant starts from, unless one of its parts sets its own (GANBase.variant_defaults).
+FAMILY_DEFAULTS = {'diversity_weight': 0.3}
+
+
 class NonFiniteLossError(RuntimeError):
     """Training produced NaN or infinity: the weights are no longer usable."""
 
@@ -49,27 +53,34 @@ class Settings(object):
 
 
 class GANBase(object):
-    """The shared surface of every model of the family; subclasses implement `_build_networks`."""
+    """The shared surface of every model of the family; subclasses implement `_build_networks`.
 
-    # Generator steps of a default run, per loss; None: the loss's own default.
-    default_steps_by_loss = {}
+    A setting left at None takes the default of the variant chosen (see `variant_defaults`): the
+    learning rate of its loss, for instance, or no mode-seeking term for the MLP.
+    """
+
+    # Settings a model type starts from, before those of its parts (e.g. LAPGAN's default step count).
+    model_defaults = {}
 
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
                  g_dim=64, d_dim=64, condition_units=32, d_condition_maps=32, learning_rate=None,
                  d_learning_rate=None, beta1=None, clip=0.01, condition_vectors=None, interpolate_conditions=False,
-                 minibatch_stddev=True, projection=True, diversity_weight=0.3, seed=None):
+                 minibatch_stddev=True, projection=True, diversity_weight=None, seed=None):
         for name, value, table in (('conditioning', conditioning, CONDITIONINGS),
                                    ('arch', arch, ARCHITECTURES), ('loss', loss, LOSSES)):
             if value not in table:
                 raise ValueError('%s must be one of %s, not %r' % (name, table, value))
         if interpolate_conditions and conditioning == 'none':
             raise ValueError('interpolate_conditions blends conditions: it needs conditioning matching or concat')
+        defaults = self.variant_defaults(arch, conditioning, loss)
+        learning_rate = learning_rate or defaults['learning_rate']
+        beta1 = defaults['beta1'] if beta1 is None else beta1
         self.noise_len, self.num_classes = noise_len, num_classes
         self.conditioning, self.arch, self.loss = conditioning, arch, loss
         self.g_dim, self.d_dim = g_dim, d_dim
         self.condition_units, self.d_condition_maps = condition_units, d_condition_maps
         self.minibatch_stddev, self.projection = minibatch_stddev, projection
-        self.diversity_weight = diversity_weight
+        self.diversity_weight = defaults['diversity_weight'] if diversity_weight is None else diversity_weight
         self.interpolate_conditions = interpolate_conditions
         self.rule = losses_lib.RULES[loss]
         self.clip = clip if self.rule.clip is not None else None
@@ -93,15 +104,19 @@ class GANBase(object):
         self.generator_state_variables = [v for v in v1.global_variables('generator/')
                                           if v not in self.generator_variables]
         self._build_losses()
-        self._build_optimizers(learning_rate or self.rule.learning_rate,
-                               d_learning_rate or learning_rate or self.rule.learning_rate,
-                               self.rule.beta1 if beta1 is None else beta1)
+        self._build_optimizers(learning_rate, d_learning_rate or learning_rate, beta1)
         self._build_summaries()
         self.last_metrics = {}
 
     @classmethod
-    def default_steps(cls, loss):
-        return cls.default_steps_by_loss.get(loss) or losses_lib.RULES[loss].steps
+    def variant_defaults(cls, arch='dcgan', conditioning='matching', loss='gan'):
+        """The settings a variant starts from, model and training ones ('steps', 'k_steps') alike: the
+        family's, then those its architecture, conditioning, loss rule and model type each set."""
+        defaults = dict(FAMILY_DEFAULTS)
+        for part in (networks.ARCHITECTURE_DEFAULTS[arch], networks.CONDITIONINGS[conditioning].defaults,
+                     losses_lib.RULES[loss].defaults, cls.model_defaults):
+            defaults.update(part)
+        return defaults
 
     # --- what every model feeds the same way ---------------------------------------------------------
 
@@ -173,6 +188,10 @@ class GANBase(object):
         self.scalars['discriminator_loss'] = self.discriminator_loss
 
     def _build_optimizers(self, g_learning_rate, d_learning_rate, beta1):
+        # fit feeds this to follow a learning-rate schedule (e.g. a decay over the last part of a run).
+        self.learning_rate_scale = v1.placeholder_with_default(1.0, (), name='learning_rate_scale')
+        g_learning_rate, d_learning_rate = (rate * self.learning_rate_scale for rate in (g_learning_rate,
+                                                                                          d_learning_rate))
         update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
         # Each optimizer runs its own network's batch-norm updates and touches only its variables.
         with v1.variable_scope('train'):
@@ -223,12 +242,13 @@ class GANBase(object):
         """Discriminator steps before generator step `step` (0-based): k_steps, or the rule's warm-up."""
         return self.rule.critic_steps(step, k_steps)
 
-    def fit(self, session, dataset, epochs=1, k_steps=1, callbacks=None, max_steps=None):
+    def fit(self, session, dataset, epochs=1, k_steps=1, callbacks=None, max_steps=None, learning_rate_scale=None):
         """k discriminator steps, then one generator step, then the callbacks due at that step.
 
         Runs `epochs` passes over the data, or (with `max_steps`) until the global step,
         which a restored checkpoint carries over, reaches max_steps. Returns the global step.
         An epoch ends when it cannot supply the next generator step's discriminator batches.
+        `learning_rate_scale(step)`, if given, multiplies both learning rates at generator step `step`.
         """
         if epochs is None and max_steps is None:
             raise ValueError('fit needs epochs or max_steps')
@@ -248,9 +268,10 @@ class GANBase(object):
                 if epoch >= epochs:
                     break
                 dataset.reset()
+            scale = {} if learning_rate_scale is None else {self.learning_rate_scale: learning_rate_scale(step)}
             for _ in range(critic_steps):
-                d_values, _ = session.run([d_fetches, self.d_optimizer], self.d_feed(dataset))
-            g_values, _ = session.run([g_fetches, self.g_optimizer], self.g_feed(dataset))
+                d_values, _ = session.run([d_fetches, self.d_optimizer], dict(self.d_feed(dataset), **scale))
+            g_values, _ = session.run([g_fetches, self.g_optimizer], dict(self.g_feed(dataset), **scale))
             step += 1  # only g_optimizer increments the global step
             self.last_metrics = dict(d_values, **g_values)
             if not all(np.isfinite(v) for v in self.last_metrics.values()):
@@ -259,6 +280,15 @@ class GANBase(object):
                 if step % callback.every_step == 0:
                     callback(dataset, step)
         return step
+
+
+def linear_decay(total_steps, fraction):
+    """A learning-rate scale: 1 until the last `fraction` of total_steps, then down linearly towards 0."""
+    start = total_steps * (1.0 - fraction)
+
+    def scale(step):
+        return 1.0 if step < start or fraction <= 0 else max(0.0, (total_steps - step) / (total_steps - start))
+    return scale
 
 
 def scalar_tag(name):
@@ -291,8 +321,8 @@ class GANModel(GANBase):
                                                 if self.conditioner.judges_wrong_pairs else None)
         judged = losses_lib.Judged(self.discriminated_real_right_logits, self.discriminated_fake_logits,
                                    self.discriminated_real_wrong_logits, real_inputs=self.discriminator_input,
-                                   fake_inputs=self.generated_image, critic=lambda inputs: discriminate(inputs, right),
-                                   generated=self.generated_image, noise=self.noise_input)
+                                   fake_inputs=self.generated_image, right=right, wrong_condition=wrong,
+                                   critic=discriminate, generated=self.generated_image, noise=self.noise_input)
         if self.interpolate_conditions:
             # Halfway between two labels' condition vectors lies no training pair, yet D should judge G's
             # image for it real: this fills the space between the labels (GAN-INT, beta = 0.5).

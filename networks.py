@@ -34,6 +34,8 @@ class NoConditioning(object):
     name = 'none'
     uses_labels = False
     judges_wrong_pairs = False
+    # Settings this conditioning gives a variant (GANBase.variant_defaults).
+    defaults = {}
 
     def __init__(self, settings):
         self.settings = settings
@@ -165,7 +167,9 @@ def mlp_discriminator(images, condition, conditioning, settings):
     net = conditioning.discriminator_features(net, condition)
     for i, units in enumerate(MLP_DISCRIMINATOR_UNITS):
         net = ops.lrelu(ops.dense(net, units, 'dense%d' % i))
-    return ops.dense(net, 1, 'output')
+    return conditioning.discriminator_logit(ops.dense(net, 1, 'output'), net, condition)
 
 
 ARCHITECTURES = {'dcgan': (dcgan_generator, dcgan_discriminator), 'mlp': (mlp_generator, mlp_discriminator)}
+# Settings each architecture gives a variant (GANBase.variant_defaults).
+ARCHITECTURE_DEFAULTS = {'dcgan': {}, 'mlp': {}}

@@ -1,0 +1,142 @@
+"""The losses of the family and their training rules: one table, each loss a function of the logits."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import losses
+import model as model_lib
+from conftest import build, random_dataset
+
+v1 = tf.compat.v1
+
+
+def evaluate(tensor_or_fn):
+    graph = tf.Graph()
+    with graph.as_default():
+        fetch = tensor_or_fn()
+        with v1.Session(graph=graph) as session:
+            return session.run(fetch)
+
+
+def logits(values):
+    return tf.constant(np.asarray(values, np.float32).reshape(-1, 1))
+
+
+def cross_entropy(x, target):
+    return np.mean(np.maximum(x, 0) - x * target + np.log1p(np.exp(-np.abs(x))))
+
+
+REAL, FAKE, WRONG = [0.5, 2.0], [-1.0, 0.3], [0.2, -0.7]
+
+
+def test_every_loss_of_the_model_comes_from_one_table():
+    assert model_lib.LOSSES == tuple(losses.RULES) == ('gan', 'wgan', 'wgan-gp')
+
+
+def test_gan_loss_is_matching_aware_cross_entropy_with_a_non_saturating_generator():
+    d, g, p_wrong = evaluate(lambda: [
+        losses.gan_losses(losses.Judged(logits(REAL), logits(FAKE), logits(WRONG))).discriminator,
+        losses.gan_losses(losses.Judged(logits(REAL), logits(FAKE), logits(WRONG))).generator,
+        losses.gan_losses(losses.Judged(logits(REAL), logits(FAKE), logits(WRONG))).scalars['p_wrong']])
+    real, fake, wrong = (np.asarray(v) for v in (REAL, FAKE, WRONG))
+    assert d == pytest.approx(cross_entropy(real, 1) + (cross_entropy(wrong, 0) + cross_entropy(fake, 0)) / 2)
+    assert g == pytest.approx(cross_entropy(fake, 1))
+    assert p_wrong == pytest.approx(np.mean(1 / (1 + np.exp(-wrong))))
+    # Without wrong pairs (plain GAN, CGAN) the two terms are simply added.
+    plain = evaluate(lambda: losses.gan_losses(losses.Judged(logits(REAL), logits(FAKE))).discriminator)
+    assert plain == pytest.approx(cross_entropy(real, 1) + cross_entropy(fake, 0))
+
+
+def test_wgan_critic_loss_estimates_minus_the_wasserstein_distance():
+    parts = evaluate(lambda: losses.wgan_losses(losses.Judged(logits(REAL), logits(FAKE), logits(WRONG))))
+    assert parts.discriminator == pytest.approx(-np.mean(REAL) + (np.mean(FAKE) + np.mean(WRONG)) / 2)
+    assert parts.generator == pytest.approx(-np.mean(FAKE))
+    assert parts.scalars['wasserstein_estimate'] == pytest.approx(np.mean(REAL) - np.mean(FAKE))
+    assert 'p_real' not in parts.scalars
+
+
+def linear_critic(slope_x, slope_c=None):
+    """critic(x, c) = <slope_x, x> (+ <slope_c, c>): its gradient is the slopes, wherever it is taken."""
+    def critic(inputs, condition):
+        score = tf.reduce_sum(inputs * slope_x, axis=[1, 2, 3])
+        if condition is not None:
+            score += tf.reduce_sum(condition * slope_c, axis=1)
+        return score[:, None]
+    return critic
+
+
+def unit(shape, norm):
+    vector = np.ones(shape, np.float32)
+    return vector * norm / np.linalg.norm(vector)
+
+
+def test_gradient_penalty_pulls_the_critic_gradient_norm_towards_one():
+    real = np.random.default_rng(0).normal(size=(4, 28, 28, 1)).astype(np.float32)
+    fake = np.random.default_rng(1).normal(size=(4, 28, 28, 1)).astype(np.float32)
+
+    def penalty(norm):
+        return evaluate(lambda: losses.gradient_penalty(losses.Judged(
+            None, None, real_inputs=tf.constant(real), fake_inputs=tf.constant(fake),
+            critic=linear_critic(unit((28, 28, 1), norm)))))
+    assert penalty(1.0) == pytest.approx(0.0, abs=1e-6)
+    assert penalty(3.0) == pytest.approx(4.0, rel=1e-4)
+
+
+def test_gradient_penalty_also_bounds_the_slope_along_the_label():
+    """With wrong pairs the critic is also judged between right and wrong condition vectors: a critic
+    whose score jumps with the label is penalised even when its slope along the image is 1."""
+    real = np.zeros((4, 28, 28, 1), np.float32)
+    right, wrong = np.eye(10, dtype=np.float32)[[1, 2, 3, 4]], np.eye(10, dtype=np.float32)[[5, 6, 7, 8]]
+    slope_x = unit((28, 28, 1), 1.0)
+
+    def penalty(label_slope):
+        return evaluate(lambda: losses.gradient_penalty(losses.Judged(
+            None, None, wrong=tf.zeros((4, 1)), real_inputs=tf.constant(real), fake_inputs=tf.constant(real),
+            right=tf.constant(right), wrong_condition=tf.constant(wrong),
+            critic=linear_critic(slope_x, np.full(10, label_slope, np.float32)))))
+    assert penalty(0.0) == pytest.approx(0.0, abs=1e-6)
+    # Joint gradient (image slope 1, label slope 5 per unit): norm sqrt(1 + 10 * 25), at both kinds of points.
+    assert penalty(5.0) == pytest.approx((np.sqrt(1 + 250) - 1) ** 2, rel=1e-4)
+
+
+def optimizer_ops(model):
+    return {op.type for op in model.graph.get_operations()}
+
+
+def test_wgan_gp_trains_with_adam_and_a_gradient_penalty_instead_of_clipping():
+    model, session = build(loss='wgan-gp', g_dim=8, d_dim=8, seed=0)
+    with session:
+        assert model.clip is None
+        assert optimizer_ops(model) & {'ApplyAdam', 'ResourceApplyAdam'}
+        assert {'gradient_penalty', 'wasserstein_estimate'} <= set(model.metric_tensors)
+        assert model.metric_tags['gradient_penalty'] == 'critic/gradient_penalty'
+        data = random_dataset(size=16)
+        before = [session.run(v) for v in model.discriminator_variables]
+        model.fit(session, data, epochs=None, k_steps=1, max_steps=1)
+        after = [session.run(v) for v in model.discriminator_variables]
+        # No clipping: weights leave [-0.01, 0.01] freely.
+        assert max(np.abs(a).max() for a in after) > 0.01
+        moved = [v.op.name for v, b, a in zip(model.discriminator_variables, before, after) if not np.array_equal(b, a)]
+        # A critic's loss ignores a constant added to its score: only the output bias has no gradient.
+        assert set(moved) == {v.op.name for v in model.discriminator_variables} - {'discriminator/output/b'}
+
+
+def test_the_rule_sets_the_default_learning_rate_and_critic_steps():
+    for name, rule in losses.RULES.items():
+        model, session = build(loss=name, g_dim=8, d_dim=8)
+        session.close()
+        assert model.rule is rule
+        assert model.critic_steps(1000 + 1, rule.k_steps) == rule.k_steps
+
+
+def test_wgan_follows_the_papers_critic_warm_up():
+    rule = losses.RULES['wgan']
+    assert [rule.critic_steps(step, 5) for step in (0, 24, 25, 499, 500, 501)] == [100, 100, 5, 5, 100, 5]
+    assert losses.RULES['gan'].critic_steps(0, 1) == 1
+
+
+def test_fit_by_epochs_refuses_more_critic_steps_than_an_epoch_has_batches():
+    """An epoch that cannot feed one generator step would otherwise never end."""
+    model, session = build(g_dim=8, d_dim=8)
+    with session, pytest.raises(ValueError, match='k_steps'):
+        model.fit(session, random_dataset(size=8, batch_size=4), epochs=1, k_steps=3)
