@@ -8,10 +8,9 @@ step (k discriminator steps + one generator step, data pipeline included), after
 warm-up. FLOPs per step are counted by tf.compat.v1.profiler from the executed
 shapes; the peak is this machine's fp32 matmul speed measured in the same run.
 """
-import argparse
-import contextlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -19,13 +18,18 @@ from unittest import mock
 
 import numpy as np
 
-import generate  # quiets TensorFlow's start-up messages before importing it
-import callbacks
-import dataset as dataset_lib
-from model import GANModel
+import cli
 
-tf = generate.tf
+tf = cli.import_tensorflow_quietly()
+
+import callbacks  # noqa: E402  (these import TensorFlow too: after the quiet import)
+import dataset as dataset_lib  # noqa: E402
+import runs  # noqa: E402
+from model import GANModel  # noqa: E402
+
 v1 = tf.compat.v1
+PROG = 'benchmark.py'
+MAIN_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'main.py')
 
 
 def seconds_per_run(build, repeats):
@@ -170,7 +174,7 @@ def gflop_per_step(images, labels, batch_size, k_steps=1):
 def generate_100_seconds(logdir):
     """Restore the generator from a checkpoint and draw 100 digits."""
     start = time.perf_counter()
-    generator = generate.load_generator(logdir)
+    generator = runs.load_generator(logdir)
     generator.sample(np.arange(100) % generator.num_classes, seed=0)
     seconds = time.perf_counter() - start
     generator.close()
@@ -178,22 +182,32 @@ def generate_100_seconds(logdir):
 
 
 def train_one_step(logdir):
-    import main as train_main
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON
-        return train_main.main(['--dataset', 'mnist_sample', '--steps', '1', '--logdir', logdir,
-                                '--eval-every', '0'])
+    """A one-step run of main.py into logdir, its output on stderr (stdout carries only the JSON); the exit code."""
+    command = [sys.executable, MAIN_SCRIPT, '--dataset', 'mnist_sample', '--steps', '1', '--logdir', logdir,
+               '--eval-every', '0']
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(result.stdout, end='', file=sys.stderr, flush=True)
+    return result.returncode
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--steps', type=int, default=60, help='timed training steps per batch size (default 60)')
+def build_parser():
+    parser = cli.OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument('--steps', type=cli.positive_int, default=60,
+                        help='timed training steps per batch size (default 60)')
     parser.add_argument('--logdir', default=None,
                         help='time generation from this run (default: a one-step run in a temporary folder)')
     parser.add_argument('--settings', action='store_true',
                         help='instead, compare training speed under each alternative setting (input pipeline, '
                              'summaries, batch norm, threads, data format)')
-    parser.add_argument('--peak-size', type=int, default=2048, help='matrix size of the matmul peak (default 2048)')
-    args = parser.parse_args(argv)
+    parser.add_argument('--peak-size', type=cli.positive_int, default=2048,
+                        help='matrix size of the matmul peak (default 2048)')
+    return parser
+
+
+def main(argv=None):
+    args, code = cli.parse_arguments(build_parser(), argv)
+    if args is None:
+        return code
     images, labels = dataset_lib.load_dataset('mnist_sample')
     if args.settings:
         print(json.dumps(compare_settings(images, labels, args.steps), indent=1))
@@ -204,14 +218,15 @@ def main(argv=None):
     img_256, _ = train_images_per_second(images, labels, 256, max(args.steps // 4, 10))
     flops = gflop_per_step(images, labels, 64)
     if args.logdir:
-        generation = generate_100_seconds(args.logdir)
+        try:
+            generation = generate_100_seconds(args.logdir)
+        except runs.RunError as error:
+            return cli.fail(PROG, error)
     else:
         with tempfile.TemporaryDirectory() as temporary:
             logdir = os.path.join(temporary, 'run')
             if train_one_step(logdir) != 0:
-                print('benchmark.py: error: the one-step training run that generation is timed on failed',
-                      file=sys.stderr)
-                return 1
+                return cli.fail(PROG, 'the one-step training run that generation is timed on failed', code=1)
             generation = generate_100_seconds(logdir)
     achieved = flops * steps_64
     print(json.dumps({

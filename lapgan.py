@@ -138,8 +138,8 @@ class LapGANModel(model.GANBase):
         with v1.variable_scope('discriminator/level%d' % size, reuse=reuse):
             net = self.conditioner.discriminator_input(inputs, condition)
             net = ops.lrelu(ops.conv2d(net, d, 4, 2 if size > 7 else 1, 'conv1'))
-            net = self.conditioner.discriminator_features(net, condition)
-            net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2'))
+            joined = self.conditioner.discriminator_vectors(condition, rank=4)
+            net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2', joined=joined))
             return networks.logit_head(net, condition, self.conditioner, self.settings)
 
     def g_feed(self, dataset):

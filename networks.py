@@ -46,8 +46,10 @@ class NoConditioning(object):
     def discriminator_input(self, inputs, condition):
         return inputs
 
-    def discriminator_features(self, features, condition):
-        return features
+    def discriminator_vectors(self, condition, rank):
+        """Vectors (B, C) that join the discriminator's first hidden features, tiled over feature maps
+        (rank 4) or beside a flat layer (rank 2); None when the label joins nowhere inside."""
+        return None
 
     def discriminator_logit(self, logit, flat_features, condition):
         return logit
@@ -79,12 +81,12 @@ class MatchingConditioning(NoConditioning):
         embedded = tf.nn.relu(ops.dense(condition, self.settings.condition_units, 'condition'))
         return tf.concat([noise, embedded], axis=1)
 
-    def discriminator_features(self, features, condition):
-        # The label meets the image features before a convolution and a nonlinearity, so the logit can
-        # depend on whether they match (joined only before the last linear layer, it could not).
-        if features.shape.ndims == 4:
-            return join(features, ops.lrelu(ops.dense(condition, self.settings.d_condition_maps, 'condition')))
-        return tf.concat([features, ops.dense(condition, self.settings.condition_units, 'condition')], axis=1)
+    def discriminator_vectors(self, condition, rank):
+        # The label meets the image features before a convolution (or dense layer) and a nonlinearity, so
+        # the logit can depend on whether they match (joined only before the last linear layer, it could not).
+        if rank == 4:
+            return ops.lrelu(ops.dense(condition, self.settings.d_condition_maps, 'condition'))
+        return ops.dense(condition, self.settings.condition_units, 'condition')
 
     def discriminator_logit(self, logit, flat_features, condition):
         if not self.settings.projection:
@@ -126,8 +128,8 @@ def dcgan_discriminator(images, condition, conditioning, settings):
     d = settings.d_dim
     net = conditioning.discriminator_input(images, condition)
     net = ops.lrelu(ops.conv2d(net, d, 4, 2, 'conv1'))                          # 14x14
-    net = conditioning.discriminator_features(net, condition)
-    net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2'))                      # 7x7
+    joined = conditioning.discriminator_vectors(condition, rank=4)
+    net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2', joined=joined))      # 7x7
     return logit_head(net, condition, conditioning, settings)
 
 
@@ -163,8 +165,9 @@ def mlp_generator(noise, condition, conditioning, settings, training):
 def mlp_discriminator(images, condition, conditioning, settings):
     net = tf.reshape(images, (-1, int(np.prod(images.shape[1:]))))
     net = conditioning.discriminator_input(net, condition)
-    # The matching embedding joins the flat image: the label still meets it before the first nonlinearity.
-    net = conditioning.discriminator_features(net, condition)
+    joined = conditioning.discriminator_vectors(condition, rank=2)
+    if joined is not None:
+        net = tf.concat([net, joined], axis=1)
     for i, units in enumerate(MLP_DISCRIMINATOR_UNITS):
         net = ops.lrelu(ops.dense(net, units, 'dense%d' % i))
     return conditioning.discriminator_logit(ops.dense(net, 1, 'output'), net, condition)

@@ -23,11 +23,26 @@ def dense(x, units, name, use_bias=True):
         return y
 
 
-def conv2d(x, filters, kernel, stride, name, use_bias=True):
-    """NHWC convolution with 'SAME' padding."""
+def conv2d(x, filters, kernel, stride, name, use_bias=True, joined=None):
+    """NHWC convolution with 'SAME' padding.
+
+    `joined` (B, C) vectors are convolved as if tiled over x and concatenated to its channels (the kernel
+    covers both), but cheaply: a tiled vector is the same at every position, so its convolution is the
+    vector times the kernel's taps summed over the positions each output sees, found once per step by
+    convolving a map of ones. For the discriminator's label maps that is a third of its largest layer.
+    """
     with v1.variable_scope(name):
-        w = v1.get_variable('w', [kernel, kernel, x.shape[-1], filters], initializer=WEIGHT_INIT)
-        y = tf.nn.conv2d(x, w, strides=[1, stride, stride, 1], padding='SAME')
+        channels = x.shape[-1] + (joined.shape[-1] if joined is not None else 0)
+        w = v1.get_variable('w', [kernel, kernel, channels, filters], initializer=WEIGHT_INIT)
+        strides = [1, stride, stride, 1]
+        y = tf.nn.conv2d(x, w[:, :, :x.shape[-1]] if joined is not None else w, strides=strides, padding='SAME')
+        if joined is not None:
+            count = joined.shape[-1]
+            taps = tf.reshape(w[:, :, x.shape[-1]:], [kernel, kernel, 1, count * filters])
+            ones = tf.ones([1, x.shape[1], x.shape[2], 1])
+            summed = tf.nn.conv2d(ones, taps, strides=strides, padding='SAME')       # (1, H', W', C * F)
+            summed = tf.reshape(summed, [y.shape[1], y.shape[2], count, filters])
+            y += tf.einsum('bc,hwcf->bhwf', joined, summed)
         if use_bias:
             y = tf.nn.bias_add(y, v1.get_variable('b', [filters], initializer=v1.zeros_initializer()))
         return y

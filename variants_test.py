@@ -267,8 +267,8 @@ def test_condition_vectors_file_is_stored_with_the_run_and_used_to_draw(tmp_path
     assert checkpoint_steps(logdir)[-1] == 3
     np.testing.assert_array_equal(np.load(str(logdir / 'condition_vectors.npy')), vectors)
     assert json.loads((logdir / 'config.json').read_text())['condition_vectors'] == 'condition_vectors.npy'
-    import generate as generate_lib
-    with generate_lib.load_generator(str(logdir)) as generator:
+    import runs
+    with runs.load_generator(str(logdir)) as generator:
         np.testing.assert_array_equal(generator.condition_table, vectors)
     capsys.readouterr()
     assert generate(['--logdir', logdir, '--condition', '3', '--num', '2', '--output', tmp_path / 'x.npy']) == 0
@@ -341,8 +341,8 @@ def test_arithmetic_draws_three_groups_their_means_and_the_combination(tmp_path,
         np.testing.assert_allclose(group[3], group[:3].mean(axis=0), atol=1e-6)
     np.testing.assert_allclose(noise[12], groups[0, 3] - groups[1, 3] + groups[2, 3], atol=1e-5)
     assert len({row.tobytes() for row in noise}) == 16
-    import generate as generate_lib
-    with generate_lib.load_generator(str(logdir)) as generator:
+    import runs
+    with runs.load_generator(str(logdir)) as generator:
         redrawn = generator.sample(np.full(16, 4), noise=noise)
     np.testing.assert_allclose(images, ((redrawn[..., 0] + 1) / 2).clip(0, 1), atol=1e-5)
     capsys.readouterr()
@@ -463,6 +463,20 @@ def test_lapgan_fit_trains_every_level():
         after = [session.run(v) for v in model.generator_variables + model.discriminator_variables]
         assert all(not np.array_equal(b, a) for b, a in zip(before, after))
         assert {'generator_loss', 'discriminator_loss', 'p_real', 'p_fake'} <= set(model.last_metrics)
+
+
+@pytest.mark.parametrize('level_convs', [1, 3])
+def test_lapgan_levels_are_convolutional_networks_of_their_own(level_convs):
+    """Each level's generator: level_convs 3x3 convolutions with batch norm and ReLU, then a linear 3x3
+    output convolution; the finer levels see the upsampled coarse image beside a plane made from noise and label."""
+    model, session = build_lapgan(level_convs=level_convs)
+    session.close()
+    for size in (14, 28):
+        kernels = [v.shape.as_list() for v in model.generator_variables
+                   if v.op.name.startswith('generator/level%d/conv' % size) and v.op.name.endswith('/w')]
+        assert kernels == [[3, 3, 2, 8]] + [[3, 3, 8, 8]] * (level_convs - 1) + [[3, 3, 8, 1]]
+        norms = [v for v in model.generator_variables if v.op.name.startswith('generator/level%d/bn' % size)]
+        assert len(norms) == 2 * level_convs   # gamma and beta
 
 
 def test_lapgan_trains_checkpoints_resumes_and_draws(tmp_path, capsys):

@@ -1,0 +1,41 @@
+"""The layers: what each computes, checked against plain TensorFlow."""
+import numpy as np
+import tensorflow as tf
+
+import ops
+
+v1 = tf.compat.v1
+
+
+def test_conv2d_with_joined_vectors_equals_the_convolution_of_the_tiled_concatenation():
+    """Vectors tiled over a feature map and concatenated to it, then convolved: the same numbers (and the
+    same kernel variable) as the cheap form, which convolves the tiled part once for a map of ones."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 14, 14, 5)).astype(np.float32)
+    vectors = rng.normal(size=(3, 4)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        joined = ops.conv2d(tf.constant(x), 6, 4, 2, 'conv', joined=tf.constant(vectors))
+        with v1.variable_scope('', reuse=True):
+            tiled = tf.tile(tf.constant(vectors)[:, None, None, :], [1, 14, 14, 1])
+            plain = ops.conv2d(tf.concat([tf.constant(x), tiled], axis=3), 6, 4, 2, 'conv')
+        (kernel,) = [v for v in v1.global_variables() if v.op.name == 'conv/w']
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            session.run(v1.assign(kernel, rng.normal(size=(4, 4, 9, 6)).astype(np.float32)))
+            cheap, reference = session.run([joined, plain])
+            gradients = session.run([v1.gradients(tf.reduce_sum(t * t), [kernel])[0] for t in (joined, plain)])
+    assert cheap.shape == reference.shape == (3, 7, 7, 6)
+    np.testing.assert_allclose(cheap, reference, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-3, atol=1e-3)
+
+
+def test_no_new_update_ops_keeps_batch_norm_statistics_moving_once():
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.ones((2, 3))
+        ops.batch_norm(x, tf.constant(True), 'bn')
+        before = len(v1.get_collection(v1.GraphKeys.UPDATE_OPS))
+        with ops.no_new_update_ops(), v1.variable_scope('', reuse=True):
+            ops.batch_norm(x, tf.constant(True), 'bn')
+        assert before == 2 and len(v1.get_collection(v1.GraphKeys.UPDATE_OPS)) == before

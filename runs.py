@@ -1,0 +1,221 @@
+"""A training run on disk: its config.json, the model it describes, and the generator of its latest checkpoint.
+
+    generator = load_generator('summary/train')
+    images = generator.sample([3, 3, 7], seed=0)           # float32 (3, 28, 28, 1) in [-1, 1]
+    generator.close()
+"""
+import json
+import os
+
+import numpy as np
+
+import cli
+
+tf = cli.import_tensorflow_quietly()
+
+import checkpoints  # noqa: E402  (these import TensorFlow too: after the quiet import)
+import lapgan  # noqa: E402
+import model  # noqa: E402
+
+v1 = tf.compat.v1
+
+CONFIG_NAME = 'config.json'
+# What main.py writes into every config.json, beside the training schedule.
+CONFIG_KEYS = ('model', 'dataset', 'data', 'batch_size', 'k_steps', 'steps')
+# A --condition-vectors file is copied into the logdir under this name, so that the run carries its conditions.
+CONDITION_VECTORS_NAME = 'condition_vectors.npy'
+MODEL_TYPES = {'gan': model.GANModel, 'lapgan': lapgan.LapGANModel}
+# The value each model setting had before it existed, per model type: a run stored without it was trained
+# with that value.
+LEGACY_MODEL_SETTINGS = {'gan': {'diversity_weight': 0.0},
+                         'lapgan': {'diversity_weight': 0.0, 'level_convs': 1}}
+# The version of the family whose settings main.py writes into config.json; runs stored without one are
+# version 1 (0.1.0), whose MLP discriminator had no projection term whatever its `projection` setting said.
+CONFIG_VERSION = 2
+RETRAIN = 'train afresh with python main.py --logdir ANOTHER_DIR'
+
+
+class RunError(Exception):
+    """A run that cannot be read, resumed or drawn from; the one-line message names the run and the fix."""
+
+
+# ---------------------------------------------------------------- config.json
+
+def read_config(logdir):
+    """The config.json of the run in logdir as stored; None if logdir holds no run; RunError if it is unusable."""
+    path = os.path.join(logdir, CONFIG_NAME)
+    if not os.path.exists(path):
+        if checkpoints.checkpoints_in(logdir):
+            raise RunError('%s holds checkpoints but no %s, so its model is unknown: %s' % (logdir, CONFIG_NAME,
+                                                                                          RETRAIN))
+        return None
+    try:
+        with open(path) as stream:
+            config = json.load(stream)
+        if not isinstance(config, dict) or not isinstance(config.get('model'), dict):
+            raise ValueError('it has no "model" settings')
+        missing = [key for key in CONFIG_KEYS if key not in config]
+        if missing:
+            raise ValueError('it lacks %s' % ', '.join(missing))
+    except (OSError, ValueError) as error:
+        raise RunError('%s is unreadable (%s): restore it, or %s' % (path, error, RETRAIN))
+    return config
+
+
+def stored_model_settings(config):
+    """The model settings of a stored run, with the value it was trained with for every setting it predates."""
+    settings = dict(LEGACY_MODEL_SETTINGS.get(config.get('model_type', 'gan'), {}), **config['model'])
+    if config.get('version', 1) < 2 and settings.get('arch') == 'mlp':
+        settings['projection'] = False
+    return settings
+
+
+def build_model(settings, condition_vectors=None, model_type='gan'):
+    """The model of `model_type` (a key of MODEL_TYPES) with these settings, in the default graph."""
+    try:
+        if model_type not in MODEL_TYPES:
+            raise ValueError('unknown model_type %r' % model_type)
+        return MODEL_TYPES[model_type](condition_vectors=condition_vectors, **settings)
+    except (TypeError, ValueError) as error:
+        raise RunError('the model settings cannot be built (%s): %s' % (error, RETRAIN))
+
+
+def read_condition_vectors(path, num_classes, source, fix):
+    """A float32 (num_classes, D) array of finite numbers from a .npy file; RunError naming `source` and `fix`
+    if not."""
+    if not os.path.isfile(path):
+        raise RunError('%s: file not found: %s' % (source, fix))
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise RunError('%s is not a readable .npy array (%s): %s' % (source, error, fix))
+    if vectors.ndim != 2 or vectors.shape[0] != num_classes or vectors.shape[1] < 1:
+        raise RunError('%s holds an array of shape %s, not one row per class, shape (%d, D): %s'
+                       % (source, vectors.shape, num_classes, fix))
+    if not np.issubdtype(vectors.dtype, np.number) or not np.all(np.isfinite(vectors)):
+        raise RunError('%s must hold finite numbers only: %s' % (source, fix))
+    return vectors.astype(np.float32)
+
+
+def stored_condition_vectors(logdir, config):
+    """The condition vectors a run was trained with (its copy of --condition-vectors), or None for one-hot."""
+    name = config.get('condition_vectors')
+    if not name:
+        return None
+    path = os.path.join(logdir, name)
+    return read_condition_vectors(path, config['model'].get('num_classes', 10),
+                                  'the condition vectors %s that %s was trained with' % (path, logdir),
+                                  'restore the file, or %s' % RETRAIN)
+
+
+def unusable_checkpoint(error, path):
+    """The RunError for a checkpoints.CheckpointError of `path`: why, and the way past it."""
+    hint = checkpoints.fallback_hint(path) if error.corrupt else None
+    if not error.corrupt:
+        fix = 'was config.json edited? restore it, or %s' % RETRAIN
+    elif hint:
+        fix = '%s and run again, or %s' % (hint, RETRAIN)
+    else:
+        fix = RETRAIN
+    return RunError('%s: %s' % (error, fix))
+
+
+# ---------------------------------------------------------------- the generator
+
+def draw_noise(count, noise_len, seed=None):
+    """Standard normal noise; the same seed gives the same rows, whatever the count."""
+    return np.random.default_rng(seed).standard_normal((count, noise_len)).astype(np.float32)
+
+
+class Generator(object):
+    """A restored generator. Batch norm uses its moving statistics, so an image does not depend on its batch."""
+
+    def __init__(self, logdir, config, model, session, checkpoint_path):
+        self.logdir = logdir
+        self.config = config
+        self.checkpoint_path = checkpoint_path
+        self._model = model
+        self._session = session
+        self._condition_vectors = model.right_condition_vectors
+        self.condition_table = session.run(model.condition_table)
+
+    @property
+    def noise_len(self):
+        return self._model.noise_len
+
+    @property
+    def num_classes(self):
+        return self._model.num_classes
+
+    @property
+    def conditioned(self):
+        return self._model.conditioning != 'none'
+
+    def sample(self, labels, seed=None, noise=None):
+        """float32 (N, 28, 28, 1) in [-1, 1] for int labels (N,); noise (N, noise_len) or drawn from seed."""
+        labels = np.asarray(labels, np.int64).reshape(-1)
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError('labels must be in 0..%d, found %d..%d'
+                             % (self.num_classes - 1, labels.min(), labels.max()))
+        noise = self._noise(len(labels), seed, noise)
+        return self._run({self._model.noise_input: noise, self._model.right_condition_input: labels})
+
+    def sample_conditions(self, vectors, seed=None, noise=None):
+        """Images for condition vectors (N, num_classes): rows of condition_table, or blends of them."""
+        if self._condition_vectors is None:
+            raise RunError('%s holds an unconditioned model (conditioning none): it takes no condition' % self.logdir)
+        vectors = np.asarray(vectors, np.float32)
+        noise = self._noise(len(vectors), seed, noise)
+        return self._run({self._model.noise_input: noise, self._condition_vectors: vectors})
+
+    def _noise(self, count, seed, noise):
+        if noise is None:
+            return draw_noise(count, self.noise_len, seed)
+        noise = np.asarray(noise, np.float32)
+        if noise.shape != (count, self.noise_len):
+            raise ValueError('noise must have shape (%d, %d), got %s' % (count, self.noise_len, noise.shape))
+        return noise
+
+    def _run(self, feed):
+        return self._session.run(self._model.generated_image, feed).astype(np.float32)
+
+    def close(self):
+        self._session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def load_generator(logdir):
+    """The generator of the latest checkpoint in logdir, built from its config.json."""
+    logdir = os.fspath(logdir)
+    if not os.path.isdir(logdir):
+        raise RunError('no training run in %s (no such directory): train first with python main.py --logdir %s'
+                       % (logdir, logdir))
+    config = read_config(logdir)
+    if config is None:
+        raise RunError('no %s in %s, so it is not a training run: train first with python main.py --logdir %s'
+                       % (CONFIG_NAME, logdir, logdir))
+    path = checkpoints.latest_checkpoint(logdir)
+    if path is None:
+        raise RunError('no checkpoint in %s: train first with python main.py --logdir %s' % (logdir, logdir))
+    condition_vectors = stored_condition_vectors(logdir, config)
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            model = build_model(stored_model_settings(config), condition_vectors, config.get('model_type', 'gan'))
+        except RunError as error:
+            raise RunError('%s: %s' % (os.path.join(logdir, CONFIG_NAME), error))
+        # Only the generator: its weights and batch-norm moving statistics.
+        variables = model.generator_variables + model.generator_state_variables
+        saver = v1.train.Saver(var_list=variables)
+    session = v1.Session(graph=graph)
+    try:
+        checkpoints.restore_checkpoint(session, saver, path, variables)
+    except checkpoints.CheckpointError as error:
+        session.close()
+        raise unusable_checkpoint(error, path)
+    return Generator(logdir, config, model, session, path)
