@@ -1,18 +1,22 @@
 """What fit does every few steps: TensorBoard summaries, log lines, checkpoints and sample grids."""
-import glob
 import json
 import os
+import re
 import sys
 import time
 
 import numpy as np
 import tensorflow as tf
+from tensorboard.plugins.custom_scalar import layout_pb2, summary as custom_scalar_summary
 
+import checkpoints
 import grids
+import quality
+from cli import write_atomically
 
 v1 = tf.compat.v1
 
-CHECKPOINT_NAME = 'model.ckpt'
+QUALITY_RECORD_NAME = 'quality.jsonl'
 
 
 class Callback(object):
@@ -35,52 +39,123 @@ def fixed_grid_inputs(model, columns=10, seed=1234):
     return noise.astype(np.float32), labels
 
 
-def last_batch_feed(model, dataset):
-    """The last real batch fit saw, with noise of the same size, for measuring it."""
-    noise = dataset.last_noise_batch[:len(dataset.last_image_batch)]
-    return {model.discriminator_input: dataset.last_image_batch,
-            model.right_condition_input: dataset.last_right_labels,
-            model.wrong_condition_input: dataset.last_wrong_labels,
-            model.noise_input: noise}
+class MetricMeans(object):
+    """The means of the metrics added since the last take(): a summary shows the trend, not one batch's noise."""
+
+    def __init__(self):
+        self.sums, self.counts = {}, {}
+
+    def add(self, metrics):
+        for name, value in metrics.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def take(self):
+        means = {name: total / self.counts[name] for name, total in self.sums.items()}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+def scalar_summary(values):
+    """A summary of plain scalars, {tag: value}."""
+    return v1.Summary(value=[v1.Summary.Value(tag=tag, simple_value=float(value))
+                             for tag, value in sorted(values.items())])
+
+
+# Curves that tell one story, drawn on one chart of TensorBoard's custom-scalars dashboard, by the last part of
+# their tags: the discriminator's mean output on the three pairs, the WGAN critic's estimate, the two losses.
+CHART_GROUPS = (('p_real', 'p_fake', 'p_wrong'), ('wasserstein_estimate',), ('discriminator_loss', 'generator_loss'))
+TRAINING_DIRECTORIES = ('probabilities', 'critic', 'loss')
+# EvaluationCallback's headline figures, in charts of one scale each: the accuracy and the diversity ratio are
+# near 1, the Frechet distance and its ratio to real digits' start far higher.
+QUALITY_GROUPS = (('accuracy', 'min_diversity_ratio'), ('frechet_distance',), ('frechet_ratio',))
+
+
+def multiline_chart(directory, names):
+    """A chart titled 'directory: names', with a curve for each tag directory/name."""
+    return layout_pb2.Chart(title='%s: %s' % (directory, ', '.join(names)), multiline=layout_pb2.MultilineChartContent(
+        tag=['^%s$' % re.escape('%s/%s' % (directory, name)) for name in names]))
+
+
+def custom_scalars_layout(metric_tags, quality_charts=True):
+    """TensorBoard's custom-scalars layout for a model's {name: tag}: p_real, p_fake and p_wrong on one chart
+    (or the WGAN critic's estimate), the losses on another, the quality figures, and one category per tag
+    directory of its own (LAPGAN's levels) with the same charts.
+    """
+    tags = set(metric_tags.values())
+    directories = sorted({tag.rpartition('/')[0] for tag in tags},
+                         key=lambda name: [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', name)])
+    charts = []   # (directory, chart), the groups in CHART_GROUPS order
+    for group in CHART_GROUPS:
+        for directory in directories:
+            names = [name for name in group if '%s/%s' % (directory, name) in tags]
+            if names:
+                charts.append((directory, multiline_chart(directory, names)))
+    categories = [('training', [chart for directory, chart in charts if directory in TRAINING_DIRECTORIES])]
+    if quality_charts:
+        categories.append(('quality', [multiline_chart('quality', names) for names in QUALITY_GROUPS]))
+    categories += [(name, [chart for directory, chart in charts if directory == name])
+                   for name in directories if name not in TRAINING_DIRECTORIES]
+    return layout_pb2.Layout(category=[layout_pb2.Category(title=title, chart=chart_list)
+                                       for title, chart_list in categories if chart_list])
 
 
 class SummaryCallback(Callback):
-    """TensorBoard: losses and p_real / p_fake / p_wrong of the last batch, and a grid of every digit."""
+    """TensorBoard: the losses and p_real / p_fake / p_wrong, each the mean over the steps since the last
+    summary, a grid of every digit, and the custom-scalars layout that charts the curves together.
 
-    def __init__(self, session, model, logdir, every_step=100, image_every_step=None, columns=10):
+    fit calls it after every step, to take in that step's metrics; it writes every `every_step` steps.
+    `quality_charts`: the run writes quality/ figures too (EvaluationCallback), so the layout charts them.
+    """
+
+    def __init__(self, session, model, logdir, every_step=100, image_every_step=None, columns=10,
+                 quality_charts=True):
         with session.graph.as_default():  # TF2 refuses a FileWriter or Saver outside a graph
             self.writer = v1.summary.FileWriter(logdir, session.graph)
+        # At step 0 whatever the run's step, so that a resumed run's restart marker (at a later step) never
+        # drops it; each session writes it again, and the dashboard shows the newest.
+        self.writer.add_summary(custom_scalar_summary.pb(custom_scalars_layout(model.metric_tags, quality_charts)), 0)
         noise, labels = fixed_grid_inputs(model, columns)
         image_every_step = image_every_step or every_step
         grid_feed = {model.noise_input: noise, model.right_condition_input: labels,
                      model.grid_columns: columns}
+        means = MetricMeans()
 
         def func(dataset, step):
-            self.writer.add_summary(session.run(model.summaries, last_batch_feed(model, dataset)), step)
+            means.add(model.last_metrics)
+            if step % every_step == 0:
+                self.writer.add_summary(scalar_summary({model.metric_tags.get(name, name): value
+                                                        for name, value in means.take().items()}), step)
             if step % image_every_step == 0:
                 self.writer.add_summary(session.run(model.image_summary, grid_feed), step)
-            self.writer.flush()
+            if step % every_step == 0 or step % image_every_step == 0:
+                self.writer.flush()
 
         super().__init__(every_step, func)
+        self.every_step = 1   # fit's schedule: every step's metrics go into the means
 
     def close(self):
         self.writer.close()
 
 
 class LogCallback(Callback):
-    """One line: step, losses, probabilities, steps/s, img/s and the time left."""
+    """One line: step, losses and probabilities (means since the last line), steps/s, img/s and the time left."""
 
     def __init__(self, model, batch_size, k_steps=1, every_step=100, total_steps=None, stream=None):
         stream = stream or sys.stdout
         state = {'time': time.time(), 'step': None}
+        means = MetricMeans()
 
         def func(dataset, step):
+            means.add(model.last_metrics)
+            if step % every_step:
+                return
             now = time.time()
             if state['step'] is None:
                 state['step'] = step - every_step
             steps_per_s = (step - state['step']) / max(now - state['time'], 1e-9)
             state['time'], state['step'] = now, step
-            metrics = model.last_metrics
+            metrics = means.take()
             parts = ['step %d' % step if total_steps is None else 'step %d/%d' % (step, total_steps)]
             for name in ('discriminator_loss', 'generator_loss', 'p_real', 'p_fake', 'p_wrong',
                          'wasserstein_estimate'):
@@ -96,6 +171,7 @@ class LogCallback(Callback):
 
         self.steps_per_second = None
         super().__init__(every_step, func)
+        self.every_step = 1   # fit's schedule: every step's metrics go into the means
 
 
 def format_seconds(seconds):
@@ -106,51 +182,28 @@ def format_seconds(seconds):
 
 
 class CheckpointCallback(Callback):
-    """Saves the model (both networks, both optimizers, the global step) and the data order.
+    """Saves a checkpoint (see checkpoints.py): the model, and beside it the data order and the training time.
 
-    The saver keeps the last few checkpoints and names the newest in the `checkpoint`
-    file only once it is completely written, so a killed run leaves the previous one usable.
+    The time is `seconds_before` (what the run trained for in earlier sessions; None: unknown, and so the total
+    stays unknown) plus the wall-clock time since this callback was made.
     """
 
-    def __init__(self, session, logdir, every_step=1000, keep=3):
-        os.makedirs(logdir, exist_ok=True)
-        with session.graph.as_default():
-            self.saver = v1.train.Saver(max_to_keep=keep)
-        self.prefix = os.path.join(logdir, CHECKPOINT_NAME)
-        self.session = session
+    def __init__(self, session, logdir, every_step=1000, keep=3, seconds_before=0.0):
+        self.saver = checkpoints.Saver(session, logdir, keep)
+        self.seconds_before = seconds_before
+        self.started = time.monotonic()
         self.last_path = None
         super().__init__(every_step, self.save)
 
+    def training_seconds(self):
+        if self.seconds_before is None:
+            return None
+        return self.seconds_before + time.monotonic() - self.started
+
     def save(self, dataset, step):
-        if dataset is not None:
-            write_json_atomically('%s-%d.dataset.json' % (self.prefix, step), dataset.state_dict())
-        with self.session.graph.as_default():
-            self.last_path = self.saver.save(self.session, self.prefix, global_step=step)
-        self._remove_orphaned_dataset_states()
+        state = None if dataset is None else dataset.state_dict()
+        self.last_path = self.saver.save(step, state, self.training_seconds())
         return self.last_path
-
-
-    def _remove_orphaned_dataset_states(self):
-        """The saver deletes old checkpoints; their data-order files go with them."""
-        for path in glob.glob(self.prefix + '-*.dataset.json'):
-            if not glob.glob(path[:-len('.dataset.json')] + '.index'):
-                os.remove(path)
-
-
-def dataset_state_path(checkpoint_path):
-    return checkpoint_path + '.dataset.json'
-
-
-def write_atomically(path, write):
-    """write(binary file) into a temporary file, then rename: a crash never leaves half a file."""
-    temporary = path + '.tmp'
-    with open(temporary, 'wb') as f:
-        write(f)
-    os.replace(temporary, path)
-
-
-def write_json_atomically(path, data):
-    write_atomically(path, lambda f: f.write(json.dumps(data).encode()))
 
 
 class SampleGridCallback(Callback):
@@ -171,17 +224,22 @@ class SampleGridCallback(Callback):
 
 
 class EvaluationCallback(Callback):
-    """Quality in TensorBoard: how often the classifier agrees with the condition, the Fréchet
-    distance to real digits and the diversity per digit (see evaluate.py).
+    """Quality during training (see quality.py): into TensorBoard under quality/, and one JSON object per
+    evaluation appended to record_path (default quality.jsonl beside the writer's event files).
 
-    make_evaluator() is called at the first evaluation: the classifier it may have to train
-    costs nothing to a run that never gets there.
+    make_evaluator() is called at the first evaluation: the classifier it may have to train costs
+    nothing to a run that never gets there. The evaluator keeps the classifier and the real digits'
+    figures, so each later point costs only drawing and scoring the generated digits.
+    clock(), if given, returns the training seconds so far; each point records it.
     """
 
-    def __init__(self, session, model, writer, make_evaluator, every_step=2500, chunk=500, stream=None):
+    def __init__(self, session, model, writer, make_evaluator, every_step=2500, chunk=500, stream=None,
+                 clock=None, record_path=None):
         stream = stream or sys.stdout
+        self.record_path = record_path or os.path.join(writer.get_logdir(), QUALITY_RECORD_NAME)
         self.last_result = None
         self.evaluator = None
+        conditioned = model.conditioning != 'none'
         noise_rng = {}
 
         def sample(labels):
@@ -197,19 +255,67 @@ class EvaluationCallback(Callback):
         def func(dataset, step):
             if self.evaluator is None:
                 self.evaluator = make_evaluator()
+                forget_records_from(self.record_path, step)   # a resumed run redoes those steps
+            started = time.time()   # the cost of a point, without the one-off classifier set-up
             noise_rng['rng'] = np.random.default_rng(0)  # the same noise at every evaluation
-            result = self.evaluator.evaluate(sample, seed=0)
-            values = {'quality/accuracy': result['accuracy'],
-                      'quality/frechet_distance': result['frechet_distance'],
-                      'quality/min_diversity_ratio': min(result['diversity_ratio'])}
-            for digit, accuracy in enumerate(result['per_class_accuracy']):
-                values['quality_per_digit/accuracy_%d' % digit] = accuracy
-            writer.add_summary(v1.Summary(value=[v1.Summary.Value(tag=tag, simple_value=float(value))
-                                                 for tag, value in sorted(values.items())]), step)
-            writer.flush()
+            result = self.evaluator.evaluate(sample, seed=0, conditioned=conditioned)
+            figures = quality.headline(result)
+            write_quality_summary(writer, step, figures, result)
+            record = dict(step=int(step), **figures, evaluation_seconds=round(time.time() - started, 2))
+            if clock is not None:
+                record['training_seconds'] = round(clock(), 1)
+            append_json_line(self.record_path, quality.without_nan(record))
             self.last_result = result
-            print('quality at step %d: accuracy %.3f  Frechet distance %.1f  min diversity ratio %.2f' % (
-                step, result['accuracy'], result['frechet_distance'], min(result['diversity_ratio'])),
-                file=stream, flush=True)
+            print(quality_line(step, figures, record['evaluation_seconds']), file=stream, flush=True)
 
         super().__init__(every_step, func)
+
+
+def write_quality_summary(writer, step, figures, result):
+    values = {'quality/' + name: value for name, value in figures.items()
+              if name not in ('memorisation_flag', 'min_class_share', 'max_class_share')}
+    per_class = result['per_class_accuracy'] or []
+    for digit, accuracy in enumerate(per_class):
+        values['quality_per_digit/accuracy_%d' % digit] = accuracy
+    if not result['conditioned']:
+        for digit, share in enumerate(result['class_shares']):
+            values['quality_per_digit/share_%d' % digit] = share
+    writer.add_summary(v1.Summary(value=[v1.Summary.Value(tag=tag, simple_value=float(value))
+                                         for tag, value in sorted(values.items()) if value is not None]), step)
+    writer.flush()
+
+
+def quality_line(step, figures, seconds):
+    parts = ['quality at step %d:' % step]
+    if figures['accuracy'] is not None:
+        parts.append('accuracy %.3f (lowest digit %.3f)' % (figures['accuracy'], figures['lowest_digit_accuracy']))
+    else:
+        parts.append('class shares %.3f-%.3f' % (figures['min_class_share'], figures['max_class_share']))
+    parts.append('FD %.1f (%.2fx real data)' % (figures['frechet_distance'], figures['frechet_ratio']))
+    parts.append('diversity %.2f-%.2f' % (figures['min_diversity_ratio'], figures['max_diversity_ratio']))
+    parts.append('memorisation %.2f%s' % (figures['memorisation_ratio'],
+                                          ' (copying?)' if figures['memorisation_flag'] else ''))
+    parts.append('[%.1f s]' % seconds)
+    return '  '.join(parts)
+
+
+def append_json_line(path, record):
+    with open(path, 'a') as stream:
+        stream.write(json.dumps(record) + '\n')
+
+
+def forget_records_from(path, step):
+    """Drop the points at or after step: written by a session that was killed before its next checkpoint."""
+    try:
+        with open(path) as stream:
+            lines = stream.readlines()
+    except FileNotFoundError:
+        return
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line)['step'] < int(step):
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            pass   # a line cut short by a kill
+    write_atomically(path, lambda f: f.write(''.join(kept).encode()))

@@ -3,6 +3,8 @@ import glob
 import io
 import json
 import os
+import re
+import types
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 import callbacks
+import checkpoints
 from dataset import GANDataset
 from model import GANModel
 
@@ -77,7 +80,7 @@ def test_checkpoint_restores_weights_step_and_data_order(trained, tmp_path):
     for before, after in zip(weights, session.run(model.generator_variables)):
         np.testing.assert_array_equal(before, after)
     # A resumed run rebuilds the dataset and reads the state saved beside the checkpoint.
-    with open(callbacks.dataset_state_path(path)) as f:
+    with open(checkpoints.dataset_state_path(path)) as f:
         state = json.load(f)
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, size=(20, 28, 28, 1)).astype(np.float32)
@@ -109,6 +112,18 @@ def test_log_callback_prints_step_losses_probabilities_and_speed(trained):
         assert word in lines[-1]
 
 
+def test_log_line_shows_the_means_of_the_steps_since_the_last_line():
+    model = types.SimpleNamespace(last_metrics={})
+    stream = io.StringIO()
+    log = callbacks.LogCallback(model, batch_size=4, every_step=2, stream=stream)
+    for step, p_real in enumerate([0.1, 0.3, 0.5, 0.9], start=1):
+        model.last_metrics = {'p_real': p_real, 'generator_loss': 2.0 * step}
+        if step % log.every_step == 0:
+            log(None, step)
+    assert [re.findall(r'(g_loss|p_real) (\S+)', line) for line in stream.getvalue().splitlines()] == [
+        [('g_loss', '3.000'), ('p_real', '0.200')], [('g_loss', '7.000'), ('p_real', '0.700')]]
+
+
 def test_old_checkpoints_leave_with_their_data_order_files(trained, tmp_path):
     model, session, dataset = trained
     checkpoint = callbacks.CheckpointCallback(session, str(tmp_path), every_step=1, keep=2)
@@ -118,19 +133,28 @@ def test_old_checkpoints_leave_with_their_data_order_files(trained, tmp_path):
 
 
 class CountingEvaluator:
-    """Stands in for evaluate.Evaluator: records what it was asked to score."""
+    """Stands in for quality.Evaluator: records what it was asked to score."""
     created = 0
 
     def __init__(self):
         CountingEvaluator.created += 1
         self.batches = []
+        self.conditioned = []
 
-    def evaluate(self, sample_fn, seed=0):
+    def evaluate(self, sample_fn, seed=0, conditioned=True):
         labels = np.repeat(np.arange(10), 3)
         images = sample_fn(labels)
         self.batches.append(images)
-        return {'accuracy': 0.5, 'per_class_accuracy': [0.1 * d for d in range(10)],
-                'frechet_distance': 12.0, 'diversity_ratio': [1.0] * 9 + [0.25]}
+        self.conditioned.append(conditioned)
+        return {'conditioned': conditioned, 'accuracy': 0.5 if conditioned else None,
+                'per_class_accuracy': [0.1 * d for d in range(10)] if conditioned else None,
+                'class_shares': [0.1] * 10, 'frechet_distance': 12.0, 'frechet_ratio': 1.5,
+                'diversity_ratio': [1.0] * 9 + [0.25], 'memorisation_ratio': 0.95, 'memorisation_flag': False}
+
+
+def read_quality_records(logdir):
+    with open(os.path.join(logdir, 'quality.jsonl')) as stream:
+        return [json.loads(line) for line in stream]
 
 
 def test_evaluation_callback_writes_quality_scalars_with_one_evaluator(trained, tmp_path):
@@ -143,8 +167,39 @@ def test_evaluation_callback_writes_quality_scalars_with_one_evaluator(trained, 
     assert CountingEvaluator.created == 1
     first, second = evaluation.evaluator.batches
     assert first.shape == (30, 28, 28, 1) and -1 <= first.min() and first.max() <= 1
+    assert evaluation.evaluator.conditioned == [True, True]
     scalars, _ = read_events(str(tmp_path))
     assert [step for step, _ in scalars['quality/accuracy']] == [2, 4]
     assert scalars['quality/frechet_distance'][-1][1] == pytest.approx(12.0)
+    assert scalars['quality/frechet_ratio'][-1][1] == pytest.approx(1.5)
+    assert scalars['quality/memorisation_ratio'][-1][1] == pytest.approx(0.95)
     assert scalars['quality/min_diversity_ratio'][-1][1] == pytest.approx(0.25)
     assert scalars['quality_per_digit/accuracy_7'][-1][1] == pytest.approx(0.7)
+
+
+def test_evaluation_callback_appends_one_record_per_point_with_the_clock(trained, tmp_path):
+    model, session, dataset = trained
+    summary = callbacks.SummaryCallback(session, model, str(tmp_path), every_step=100)
+    clock_readings = iter([30.0, 60.0])
+    evaluation = callbacks.EvaluationCallback(session, model, summary.writer, CountingEvaluator, every_step=2,
+                                              clock=lambda: next(clock_readings))
+    model.fit(session, dataset, epochs=None, max_steps=4, callbacks=[evaluation])
+    summary.close()
+    records = read_quality_records(str(tmp_path))
+    assert [record['step'] for record in records] == [2, 4]
+    assert [record['training_seconds'] for record in records] == [30.0, 60.0]
+    assert records[0]['accuracy'] == 0.5 and records[0]['lowest_digit_accuracy'] == 0.0
+    assert records[0]['frechet_ratio'] == 1.5 and records[0]['memorisation_ratio'] == 0.95
+    assert (records[0]['min_diversity_ratio'], records[0]['max_diversity_ratio']) == (0.25, 1.0)
+    assert records[0]['evaluation_seconds'] >= 0
+
+
+def test_evaluation_callback_forgets_points_a_resumed_run_redoes(trained, tmp_path):
+    model, session, dataset = trained
+    with open(os.path.join(str(tmp_path), 'quality.jsonl'), 'w') as stream:
+        stream.write('{"step": 1}\n{"step": 2}\n{"step": 3}\n{"ste')   # killed while writing step 3's line
+    summary = callbacks.SummaryCallback(session, model, str(tmp_path), every_step=100)
+    evaluation = callbacks.EvaluationCallback(session, model, summary.writer, CountingEvaluator, every_step=2)
+    model.fit(session, dataset, epochs=None, max_steps=2, callbacks=[evaluation])
+    summary.close()
+    assert [record['step'] for record in read_quality_records(str(tmp_path))] == [1, 2]

@@ -5,10 +5,12 @@ it, `model.ckpt-<step>.dataset.json` holds the data order (GANDataset.state_dict
 draws the batches an uninterrupted one would have, and `training_seconds`: the wall-clock seconds the run
 had trained for, over all its sessions, when the checkpoint was saved.
 """
+import errno
 import glob
 import json
 import os
 import re
+import shutil
 
 import cli
 
@@ -83,23 +85,78 @@ class Saver(object):
             [(path, os.path.getmtime(path + '.index')) for path in checkpoints_in(logdir)])
 
     def save(self, step, dataset_state=None, training_seconds=None):
-        """The path of the checkpoint of `step`, with the data order and training time beside it when given."""
-        if dataset_state is not None:
-            beside = dict(dataset_state)
-            if training_seconds is not None:
-                beside[TRAINING_SECONDS] = training_seconds
-            cli.write_json_atomically(dataset_state_path('%s-%d' % (self.prefix, step)), beside)
-        with self.session.graph.as_default():
-            path = self.saver.save(self.session, self.prefix, global_step=step)
-        remove_orphaned_dataset_states(os.path.dirname(self.prefix))
+        """The path of the checkpoint of `step`, with the data order and training time beside it when given.
+
+        A complete checkpoint of `step` is kept, not written again (a resumed run stopped before its first step
+        holds the same weights), so that a rewrite cut short cannot destroy it. A save that fails (a full disk)
+        removes every file of its step, leaving the previous checkpoint the latest, and raises an OSError.
+        """
+        path = '%s-%d' % (self.prefix, step)
+        if os.path.exists(path + '.index'):
+            return path
+        try:
+            if dataset_state is not None:
+                beside = dict(dataset_state)
+                if training_seconds is not None:
+                    beside[TRAINING_SECONDS] = training_seconds
+                cli.write_json_atomically(dataset_state_path(path), beside)
+            with self.session.graph.as_default():
+                path = self.saver.save(self.session, self.prefix, global_step=step)
+        except (tf.errors.OpError, OSError) as error:
+            remove_files_of(path)
+            remove_unfinished(os.path.dirname(self.prefix))
+            raise as_os_error(error) from None
+        remove_unfinished(os.path.dirname(self.prefix))
         return path
 
 
-def remove_orphaned_dataset_states(logdir):
-    """The saver deletes old checkpoints; the files beside them go with them."""
-    for path in glob.glob(os.path.join(glob.escape(logdir), CHECKPOINT_NAME + '-*.dataset.json')):
-        if not os.path.exists(path[:-len('.dataset.json')] + '.index'):
-            os.remove(path)
+def as_os_error(error):
+    """TensorFlow reports a full disk as ResourceExhaustedError: the OSError it stands for."""
+    if isinstance(error, OSError):
+        return error
+    if 'No space left on device' in getattr(error, 'message', str(error)):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return OSError(errno.EIO, short_error(error))
+
+
+def remove_files_of(path):
+    remove(glob.glob(glob.escape(path) + '.*') + glob.glob(glob.escape(path) + '_temp*'))
+
+
+# What a save cut short leaves (by a kill -9, a second signal or a full disk): the saver's temporary files, and
+# its temporary folders for sharded saves.
+UNFINISHED_PATTERNS = (CHECKPOINT_NAME + '-*.tempstate*', CHECKPOINT_NAME + '-*.tmp*', CHECKPOINT_NAME + '-*_temp*',
+                       'checkpoint.tmp*')
+# The files of a checkpoint, which is complete once its .index is there.
+CHECKPOINT_FILE = re.compile(r'^(%s-\d+)\.(data-\d+-of-\d+|meta|dataset\.json)$' % re.escape(CHECKPOINT_NAME))
+
+
+def unfinished_files(logdir):
+    """The files of saves that never completed in logdir: temporary files, and the files of a checkpoint without
+    its .index (which cannot be restored, or whose checkpoint the saver deleted as too old)."""
+    found = []
+    for pattern in UNFINISHED_PATTERNS:
+        found += glob.glob(os.path.join(glob.escape(logdir), pattern))
+    for path in glob.glob(os.path.join(glob.escape(logdir), CHECKPOINT_NAME + '-*')):
+        match = CHECKPOINT_FILE.match(os.path.basename(path))
+        if match and not os.path.exists(os.path.join(logdir, match.group(1) + '.index')):
+            found.append(path)
+    return sorted(set(found))
+
+
+def remove_unfinished(logdir):
+    """Remove unfinished_files(logdir), which only the trainer holding the logdir may do; the paths removed."""
+    found = unfinished_files(logdir)
+    remove(found)
+    return found
+
+
+def remove(paths):
+    for path in paths:
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            cli.remove_if_there(path)
 
 
 # ---------------------------------------------------------------- reading

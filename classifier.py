@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 import time
+import typing
 
 import numpy as np
 import tensorflow as tf
@@ -121,19 +122,27 @@ class Classifier:
                                              self.dropout_rate: DROPOUT_RATE})
 
     def _run_in_batches(self, output, images):
+        """session.run(output) over batches of images, concatenated; output may be a list of tensors."""
         images = np.asarray(images, np.float32)
         if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
             raise ValueError('classifier expects images of shape (N, 28, 28, 1), got %s'
                              % (images.shape,))
-        chunks = [self.session.run(output, {self.image_input: images[start:start + INFERENCE_BATCH]})
+        outputs = output if isinstance(output, list) else [output]
+        chunks = [self.session.run(outputs, {self.image_input: images[start:start + INFERENCE_BATCH]})
                   for start in range(0, len(images), INFERENCE_BATCH)]
         if not chunks:
-            return self.session.run(output, {self.image_input: images})
-        return np.concatenate(chunks)
+            chunks = [self.session.run(outputs, {self.image_input: images})]
+        joined = [np.concatenate(parts) for parts in zip(*chunks)]
+        return joined if isinstance(output, list) else joined[0]
 
     def features(self, images):
         """Penultimate-layer activations, float32 (N, FEATURE_SIZE)."""
         return self._run_in_batches(self.feature_output, images).astype(np.float32)
+
+    def features_and_predictions(self, images):
+        """features(images) and predict(images) from one pass through the network."""
+        features, predicted = self._run_in_batches([self.feature_output, self.prediction_output], images)
+        return features.astype(np.float32), predicted.astype(np.int64)
 
     def logits(self, images):
         return self._run_in_batches(self.logit_output, images)
@@ -252,9 +261,19 @@ def write_cache(classifier, cache_dir, info):
         raise
 
 
+class MeasuringStick(typing.NamedTuple):
+    """The trained classifier and the real digits around it."""
+    classifier: Classifier
+    accuracy: float              # on the held-out digits
+    held_images: np.ndarray      # never seen by the classifier
+    held_labels: np.ndarray
+    train_images: np.ndarray     # what the classifier learnt from
+    train_labels: np.ndarray
+
+
 def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
                    batch_size=DEFAULT_BATCH_SIZE, seed=0):
-    """(classifier, held-out images, held-out labels, held-out accuracy) for a data set.
+    """A MeasuringStick for a data set: the classifier, its held-out accuracy, its held-out and training digits.
 
     Trains on the first call and caches under cache_dir (default
     summary/classifiers/<dataset>-<fingerprint of the training data>); later calls load the cache.
@@ -267,10 +286,12 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
     if cache_dir is None:
         cache_dir = os.path.join(CACHE_ROOT, '%s-%s' % (dataset_name, data_fingerprint))
 
+    def stick(classifier, accuracy):
+        return MeasuringStick(classifier, accuracy, held_images, held_labels, images, labels)
+
     if os.path.exists(cache_dir):
         try:
-            classifier, accuracy = read_cache(cache_dir, data_fingerprint)
-            return classifier, held_images, held_labels, accuracy
+            return stick(*read_cache(cache_dir, data_fingerprint))
         except ClassifierError as error:
             log_line('classifier cache %s is unusable (%s); retraining' % (cache_dir, error))
 
@@ -293,4 +314,4 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
         raise
     log_line('classifier held-out accuracy %.4f (%s, %.0f s)'
              % (accuracy, held_out_from, time.time() - started))
-    return classifier, held_images, held_labels, accuracy
+    return stick(classifier, accuracy)

@@ -4,6 +4,7 @@ file writes and the quiet TensorFlow import.
 It imports no module of the project, so that every other module may import it.
 """
 import argparse
+import errno
 import json
 import math
 import os
@@ -105,15 +106,37 @@ def seed(text):
 
 # ---------------------------------------------------------------- files
 
+# The hidden temporary files of write_atomically, by name: '.<name>.tmp' beside the file being written.
+TEMPORARY_PATTERN = '.*.tmp'
+
+
 def write_atomically(path, write):
     """write(binary file) into a hidden temporary file beside `path`, then rename: a crash never leaves half a
-    file."""
+    file, and a failed write (a full disk) removes its temporary file."""
     temporary = os.path.join(os.path.dirname(path), '.%s.tmp' % os.path.basename(path))
-    with open(temporary, 'wb') as stream:
-        write(stream)
-    os.replace(temporary, path)
+    try:
+        with open(temporary, 'wb') as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except BaseException:
+        remove_if_there(temporary)
+        raise
     return path
+
+
+def remove_if_there(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def write_json_atomically(path, data):
     return write_atomically(path, lambda stream: stream.write(json.dumps(data).encode()))
+
+
+def unwritable(directory, error, fix):
+    """The one line for an OSError while writing into `directory`: a full disk is said as such."""
+    if error.errno == errno.ENOSPC:
+        return 'no space left on the device holding %s: %s' % (directory, fix)
+    return 'cannot write into %s (%s): %s' % (directory, error.strerror or error, fix)

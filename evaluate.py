@@ -1,316 +1,353 @@
-"""Measure a conditional generator with the cached digit classifier.
+"""Measure trained generators with the cached digit classifier (the figures are defined in quality.py).
 
-For generated digits: the share classified as the digit they were drawn for (overall and per digit),
-the Fréchet distance between classifier features of generated and real held-out digits, and a
-per-digit diversity ratio (mean pairwise feature distance, generated / real; far below 1 is mode
-collapse). Real held-out digits scored the same way form the reference row.
+One run: the share of generated digits classified as the digit they were drawn for (overall and per
+digit), the Fréchet distance (FD) between classifier features of generated and real held-out digits and
+its ratio to real data's FD measured at the same sizes, a per-digit diversity ratio, and a memorisation
+ratio that flags a generator copying its training digits. Several runs (--compare): one Markdown table
+and one contact sheet of their grids.
 
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0]
+    python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
 """
 import argparse
-import copy
 import json
 import math
+import os
 import sys
-import warnings
 
 import numpy as np
-from scipy import linalg
-from scipy.spatial.distance import pdist
 
-import dataset
+import cli
+import runs  # imports TensorFlow quietly: before the modules below, which import it too
+import checkpoints  # noqa: E402
+import classifier as classifier_lib  # noqa: E402
+import dataset  # noqa: E402
+import grids  # noqa: E402
+import quality  # noqa: E402
+from quality import NUM_CLASSES, COLLAPSE_THRESHOLD, MEMORISATION_THRESHOLD  # noqa: E402
 
-NUM_CLASSES = 10
-CHUNK_SIZE = 500              # generated images per sample_fn call, bounds memory
-COLLAPSE_THRESHOLD = 0.5      # diversity ratio below this flags a digit as mode-collapsed
-MAX_PAIRWISE_ROWS = 2000      # pairwise distances grow quadratically; a subsample estimates the mean well
-REFERENCE_SPLIT_SEED = 0      # fixed, so the reference row is the same for every evaluation
-
-
-# ---------------------------------------------------------------- metric functions
-
-def frechet_distance(feats_a, feats_b):
-    """Fréchet distance between gaussians fitted to two feature sets (rows are samples)."""
-    feats_a = np.asarray(feats_a, np.float64)
-    feats_b = np.asarray(feats_b, np.float64)
-    mean_a, mean_b = feats_a.mean(axis=0), feats_b.mean(axis=0)
-    cov_a = np.atleast_2d(np.cov(feats_a, rowvar=False))
-    cov_b = np.atleast_2d(np.cov(feats_b, rowvar=False))
-    with warnings.catch_warnings():
-        # Dead ReLU units make the covariances singular; sqrtm then warns, yet its result is usable.
-        warnings.simplefilter('ignore', linalg.LinAlgWarning)
-        cov_sqrt = linalg.sqrtm(cov_a @ cov_b)
-        if not np.all(np.isfinite(cov_sqrt)):
-            # A small ridge makes a badly singular product's square root well defined.
-            ridge = np.eye(len(cov_a)) * 1e-6
-            cov_sqrt = linalg.sqrtm((cov_a + ridge) @ (cov_b + ridge))
-    # Rounding gives the square root of a PSD product tiny imaginary parts; they carry no meaning.
-    cov_sqrt = np.real(cov_sqrt)
-    distance = (np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b)
-                - 2.0 * np.trace(cov_sqrt))
-    return float(max(distance, 0.0))   # tiny negatives are rounding noise
+PROG = 'evaluate.py'
+DEFAULT_SHEET = 'comparison.png'
+SHEET_COLUMNS = 10            # digits per grid row; one row per class
+PANELS_PER_ROW = 4            # contact-sheet panels side by side before wrapping
 
 
-def mean_pairwise_distance(feats, max_rows=MAX_PAIRWISE_ROWS, seed=0):
-    """Mean Euclidean distance over all pairs of rows (a fixed random subsample beyond max_rows)."""
-    feats = np.asarray(feats, np.float64)
-    if len(feats) < 2:
-        raise ValueError('mean_pairwise_distance needs at least 2 rows, got %d' % len(feats))
-    if len(feats) > max_rows:
-        feats = feats[np.random.default_rng(seed).choice(len(feats), max_rows, replace=False)]
-    return float(pdist(feats).mean())
-
-
-def diversity_ratio(gen_feats, real_feats):
-    """Mean pairwise distance of generated features / that of real ones: ~1 is healthy, ~0 collapse."""
-    real_spread = mean_pairwise_distance(real_feats)
-    if real_spread == 0.0:
-        return math.nan
-    return mean_pairwise_distance(gen_feats) / real_spread
-
-
-def per_class_accuracy(predicted, labels, num_classes=NUM_CLASSES):
-    """Share of correct predictions for each digit; nan for a digit that never occurs."""
-    predicted, labels = np.asarray(predicted), np.asarray(labels)
-    return [float(np.mean(predicted[labels == digit] == digit)) if np.any(labels == digit) else math.nan
-            for digit in range(num_classes)]
-
-
-def collapsed_digits(ratios):
-    return [digit for digit, ratio in enumerate(ratios) if ratio < COLLAPSE_THRESHOLD]
-
-
-# ---------------------------------------------------------------- scoring
-
-class RealReference:
-    """Classifier features of the real held-out digits and the reference row; computed once."""
-
-    def __init__(self, classifier, real_images, real_labels):
-        self.labels = np.asarray(real_labels, np.int64)
-        self.features = classifier.features(real_images)
-        predicted = classifier.predict(real_images)
-        half_a, half_b = self._stratified_halves(self.labels)
-        self.spread_per_class = [mean_pairwise_distance(self.features[self.labels == digit])
-                                 for digit in range(NUM_CLASSES)]
-        ratios = [diversity_ratio(self.features[half_a][self.labels[half_a] == digit],
-                                  self.features[half_b][self.labels[half_b] == digit])
-                  for digit in range(NUM_CLASSES)]
-        self.row = {
-            'accuracy': float(np.mean(predicted == self.labels)),
-            'per_class_accuracy': per_class_accuracy(predicted, self.labels),
-            'frechet_distance': frechet_distance(self.features[half_a], self.features[half_b]),
-            'diversity_ratio': ratios,
-            'mode_collapse': collapsed_digits(ratios),
-        }
-
-    @staticmethod
-    def _stratified_halves(labels):
-        rng = np.random.default_rng(REFERENCE_SPLIT_SEED)
-        half_a, half_b = [], []
-        for digit in range(NUM_CLASSES):
-            members = rng.permutation(np.flatnonzero(labels == digit))
-            if len(members) < 4:
-                raise ValueError('the real reference set has only %d examples of digit %d; need 4 or more'
-                                 % (len(members), digit))
-            half_a.append(members[:len(members) // 2])
-            half_b.append(members[len(members) // 2:])
-        return np.concatenate(half_a), np.concatenate(half_b)
-
-
-def evaluate_samples(classifier, sample_fn, real_images, real_labels, num_per_class, seed,
-                     real_reference=None):
-    """Score num_per_class generated digits of every class against the real held-out digits.
-
-    sample_fn(labels) must return float32 images (len(labels), 28, 28, 1) in [-1, 1]. Labels are
-    requested in shuffled chunks of CHUNK_SIZE, so each chunk mixes digits. real_reference (a
-    RealReference for the same classifier and real digits) skips recomputing the real features.
-    """
-    if num_per_class < 2:
-        raise ValueError('num_per_class must be at least 2 (pairwise distances), got %d' % num_per_class)
-    if real_reference is None:
-        real_reference = RealReference(classifier, real_images, real_labels)
-    labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int64), num_per_class)
-    np.random.default_rng(seed).shuffle(labels)
-
-    features, predicted = [], []
-    for start in range(0, len(labels), CHUNK_SIZE):
-        chunk_labels = labels[start:start + CHUNK_SIZE]
-        images = np.asarray(sample_fn(chunk_labels), np.float32)
-        if images.shape != (len(chunk_labels), 28, 28, 1):
-            raise ValueError('sample_fn returned shape %s for %d labels; expected (%d, 28, 28, 1)'
-                             % (images.shape, len(chunk_labels), len(chunk_labels)))
-        features.append(classifier.features(images))
-        predicted.append(classifier.predict(images))
-    features, predicted = np.concatenate(features), np.concatenate(predicted)
-
-    ratios = []
-    for digit in range(NUM_CLASSES):
-        real_spread = real_reference.spread_per_class[digit]
-        generated_spread = mean_pairwise_distance(features[labels == digit])
-        ratios.append(generated_spread / real_spread if real_spread > 0 else math.nan)
-    return {
-        'accuracy': float(np.mean(predicted == labels)),
-        'per_class_accuracy': per_class_accuracy(predicted, labels),
-        'frechet_distance': frechet_distance(features, real_reference.features),
-        'diversity_ratio': ratios,
-        'mode_collapse': collapsed_digits(ratios),
-        'reference': copy.deepcopy(real_reference.row),
-    }
-
-
-class Evaluator:
-    """Loads (or trains once) the classifier and the real features; then scores any sample_fn."""
-
-    def __init__(self, dataset_name='mnist', data_path=None, cache_dir=None, num_per_class=1000):
-        import classifier as classifier_lib   # TensorFlow: only when a classifier is needed
-        self.num_per_class = num_per_class
-        (self.classifier, self.real_images, self.real_labels,
-         self.classifier_accuracy) = classifier_lib.get_classifier(dataset_name, data_path, cache_dir)
-        try:
-            self.real_reference = RealReference(self.classifier, self.real_images, self.real_labels)
-        except BaseException:
-            self.classifier.close()
-            raise
-
-    def evaluate(self, sample_fn, seed=0):
-        return evaluate_samples(self.classifier, sample_fn, self.real_images, self.real_labels,
-                                self.num_per_class, seed, real_reference=self.real_reference)
-
-    def close(self):
-        self.classifier.close()
-
-
-# ---------------------------------------------------------------- command line
-
-class UsageError(Exception):
-    pass
-
-
-class OneLineArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
-
-
-def positive_count(text):
-    value = int(text)
+def at_least_two(text):
+    value = cli.positive_int(text)
     if value < 2:
-        raise argparse.ArgumentTypeError('must be at least 2, got %d' % value)
+        raise argparse.ArgumentTypeError('must be at least 2 (pairwise distances), got %d' % value)
     return value
 
 
 def build_parser():
-    parser = OneLineArgumentParser(
-        prog='evaluate.py', description='Score a trained conditional generator with a digit classifier.')
+    parser = cli.OneLineArgumentParser(
+        prog=PROG, description='Score trained generators with a digit classifier.')
     parser.add_argument('--logdir', default='summary/train', help='training log dir with checkpoints')
-    parser.add_argument('--num-per-class', type=positive_count, default=1000,
+    parser.add_argument('--compare', metavar='RUN_DIR', nargs='+',
+                        help='score several runs: print a Markdown table (one row per run) and write a contact '
+                             'sheet of their grids (--sheet)')
+    parser.add_argument('--baseline', metavar='RUN_DIR',
+                        help='with --compare: the run whose FD the column "FD / baseline" divides by '
+                             '(default: the first RUN_DIR; added as the first row if not among them)')
+    parser.add_argument('--sheet', metavar='PATH.png',
+                        help='with --compare: the contact sheet to write (default %s)' % DEFAULT_SHEET)
+    parser.add_argument('--num-per-class', type=at_least_two, default=1000,
                         help='generated digits per class (default 1000)')
     parser.add_argument('--json', action='store_true', help='print one JSON object instead of a table')
-    parser.add_argument('--seed', type=int, default=0, help='seed for the generator noise (default 0)')
+    parser.add_argument('--seed', type=cli.seed, default=0, help='seed for the generator noise (default 0)')
     parser.add_argument('--classifier-dir', default=None,
                         help='classifier cache dir (default summary/classifiers/<dataset>-<data hash>)')
     return parser
 
 
-def without_nan(value):
-    """JSON has no NaN: report a missing figure as null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {key: without_nan(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [without_nan(item) for item in value]
-    return value
+# ---------------------------------------------------------------- loading runs
+
+def load_run(logdir):
+    logdir = os.fspath(logdir)
+    if os.path.isfile(logdir):
+        raise runs.RunError('%s is a file, not a training run: pass the directory main.py trained into'
+                            % logdir)
+    return runs.load_generator(logdir)
+
+
+# ---------------------------------------------------------------- measuring
+
+def seeded_sampler(generator, seed):
+    """sample_fn for quality.evaluate_samples: independent noise per chunk, all fixed by seed."""
+    seeds = np.random.default_rng(seed)
+
+    def sample_fn(labels):
+        return generator.sample(labels, seed=int(seeds.integers(2 ** 31)))
+    return sample_fn
+
+
+def evaluator_for(config, evaluators, args):
+    """One Evaluator per data set, shared by the runs trained on it."""
+    if not isinstance(config.get('dataset'), str):
+        raise ValueError('its config.json names no dataset: retrain with python main.py')
+    key = (config['dataset'], config.get('data'))
+    if key not in evaluators and evaluators and args.classifier_dir:
+        raise ValueError('--classifier-dir holds the classifier of one data set, and these runs were trained on '
+                         'several: leave --classifier-dir out')
+    if key not in evaluators:
+        evaluators[key] = quality.Evaluator(config['dataset'], config.get('data'), cache_dir=args.classifier_dir,
+                                            num_per_class=args.num_per_class)
+    return evaluators[key]
+
+
+def run_grid(generator, classifier, config, seed):
+    """SHEET_COLUMNS digits of every class, one row per class; an unconditioned run's sorted by predicted class."""
+    images = generator.sample(np.repeat(np.arange(NUM_CLASSES), SHEET_COLUMNS), seed=seed)
+    if not generator.conditioned:
+        images = images[np.argsort(classifier.predict(images), kind='stable')]
+    row_labels = dataset.row_labels(config['dataset']) if generator.conditioned else None
+    return grids.make_grid(images, SHEET_COLUMNS, row_labels=row_labels)
+
+
+def measure_run(logdir, evaluators, args, with_grid=False):
+    """(row of figures, full result, grid picture or None) for one run; the generator is closed after."""
+    generator = load_run(logdir)
+    try:
+        config = generator.config
+        evaluator = evaluator_for(config, evaluators, args)
+        result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
+                                    conditioned=generator.conditioned)
+        grid = run_grid(generator, evaluator.classifier, config, args.seed) if with_grid else None
+        row = dict(run=logdir, variant=variant_name(config), dataset=config['dataset'], data=config.get('data'),
+                   classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
+                   steps=checkpoints.checkpoint_step(generator.checkpoint_path),
+                   seconds=checkpoints.training_seconds(generator.checkpoint_path), **quality.headline(result))
+    finally:
+        generator.close()
+    return row, result, grid
+
+
+def variant_name(config):
+    """The family flags a run was trained with, e.g. '--loss wgan'; 'default' for none.
+
+    The defaults named here are main.py's: a run only shows the flags that differ from them."""
+    model = config['model'] if isinstance(config.get('model'), dict) else {}
+    flags = []
+    if config.get('model_type', 'gan') != 'gan':
+        flags.append('--model %s' % config['model_type'])
+    for key, default in (('conditioning', 'matching'), ('arch', 'dcgan'), ('loss', 'gan')):
+        if model.get(key, default) != default:
+            flags.append('--%s %s' % (key, model[key]))
+    if model.get('interpolate_conditions'):
+        flags.append('--interpolate-conditions')
+    if config.get('condition_vectors'):
+        flags.append('--condition-vectors')
+    if config.get('dataset', 'mnist') != 'mnist':
+        flags.append('--dataset %s' % config['dataset'])
+    return ' '.join(flags) or 'default'
+
+
+# ---------------------------------------------------------------- one run's table
+
+def number(value, form='%.3f'):
+    return '-' if value is None or (isinstance(value, float) and math.isnan(value)) else form % value
+
+
+def per_digit_line(title, values):
+    return '%-22s' % title + ''.join('%6s' % number(value) for value in values)
 
 
 def format_table(result, settings):
-    def cells(values, form='%6.3f'):
-        return ''.join('   -  ' if math.isnan(v) else form % v for v in values)
-
-    reference = result['reference']
+    reference, conditioned = result['reference'], result['conditioned']
     lines = [
         'evaluated %s: %s, %d generated digits per class, seed %s; classifier held-out accuracy %.4f'
         % (settings['logdir'], settings['dataset'], settings['num_per_class'], settings['seed'],
            settings['classifier_accuracy']),
         '',
-        '%-16s %9s %9s' % ('', 'accuracy', 'FD'),
-        '%-16s %9.4f %9.3f' % ('generated', result['accuracy'], result['frechet_distance']),
-        '%-16s %9.4f %9.3f   (FD between two halves of the real digits)'
-        % ('real reference', reference['accuracy'], reference['frechet_distance']),
+        '%-16s %9s %9s %9s %13s' % ('', 'accuracy', 'FD', 'FD ratio', 'memorisation'),
+        '%-16s %9s %9.3f %9.3f %13.3f' % ('generated', number(result['accuracy'], '%.4f'), result['frechet_distance'],
+                                          result['frechet_ratio'], result['memorisation_ratio']),
+        '%-16s %9.4f %9.3f %9.3f %13s' % ('real reference', reference['accuracy'], reference['frechet_distance'],
+                                          1.0, '1'),
+        'FD: %d digits per class, generated or real training digits, against the %d held-out real digits'
+        % (result['frechet_per_class'], settings['held_out']),
         '',
         '%-22s' % 'digit' + ''.join('%6d' % digit for digit in range(NUM_CLASSES)),
-        '%-22s' % 'accuracy  generated' + cells(result['per_class_accuracy']),
-        '%-22s' % '          real' + cells(reference['per_class_accuracy']),
-        '%-22s' % 'diversity generated' + cells(result['diversity_ratio']),
-        '%-22s' % '          real' + cells(reference['diversity_ratio']),
+    ]
+    if conditioned:
+        lines += [per_digit_line('accuracy  generated', result['per_class_accuracy']),
+                  per_digit_line('          real', reference['per_class_accuracy'])]
+    else:
+        lines += [per_digit_line('share     generated', result['class_shares']),
+                  per_digit_line('          real', reference['class_shares'])]
+    lines += [
+        per_digit_line('diversity generated', result['diversity_ratio']),
+        per_digit_line('          real', reference['diversity_ratio']),
         '%-22s' % 'collapse  generated' + ''.join(
             '%6s' % ('X' if digit in result['mode_collapse'] else '.') for digit in range(NUM_CLASSES)),
         '',
     ]
+    if not conditioned:
+        lines.append('unconditioned run (conditioning none): no accuracy; "share" is the part of the generated '
+                     'digits the classifier calls each digit, and diversity is per digit it calls')
     if result['mode_collapse']:
         lines.append('mode collapse (diversity ratio < %.1f) in digits: %s'
                      % (COLLAPSE_THRESHOLD, ' '.join(map(str, result['mode_collapse']))))
     else:
         lines.append('no mode collapse (every diversity ratio >= %.1f)' % COLLAPSE_THRESHOLD)
+    lines.append(memorisation_line(result['memorisation_ratio']))
     return '\n'.join(lines)
 
 
+def memorisation_line(ratio):
+    if ratio < MEMORISATION_THRESHOLD:
+        return ('COPYING: generated digits lie much closer to training digits than held-out real digits do '
+                '(memorisation ratio %.2f < %.1f)' % (ratio, MEMORISATION_THRESHOLD))
+    return 'no sign of copying (memorisation ratio %.2f >= %.1f)' % (ratio, MEMORISATION_THRESHOLD)
+
+
+# ---------------------------------------------------------------- several runs
+
+COMPARISON_COLUMNS = ['run', 'variant', 'steps', 'minutes', 'accuracy', 'lowest digit', 'class shares', 'FD',
+                      'FD ratio', 'FD / baseline', 'diversity (min-max)', 'memorisation']
+
+
+def comparison_cells(row):
+    return [os.path.basename(os.path.normpath(row['run'])), '`%s`' % row['variant'], '{:,}'.format(row['steps']),
+            number(row['seconds'] and row['seconds'] / 60.0, '%.1f'),
+            number(row['accuracy']), number(row['lowest_digit_accuracy']),
+            '%.1f-%.1f%%' % (100 * row['min_class_share'], 100 * row['max_class_share']),
+            number(row['frechet_distance'], '%.1f'), number(row['frechet_ratio'], '%.2f'),
+            number(row['frechet_vs_baseline'], '%.2f'),
+            '%s-%s' % (number(row['min_diversity_ratio'], '%.2f'), number(row['max_diversity_ratio'], '%.2f')),
+            number(row['memorisation_ratio'], '%.2f') + (' COPYING' if row['memorisation_flag'] else '')]
+
+
+def format_comparison(rows):
+    lines = ['| %s |' % ' | '.join(COMPARISON_COLUMNS), '|' + '---|' * len(COMPARISON_COLUMNS)]
+    lines += ['| %s |' % ' | '.join(comparison_cells(row)) for row in rows]
+    return '\n'.join(lines)
+
+
+def caption(row):
+    cells = dict(zip(COMPARISON_COLUMNS, comparison_cells(row)))
+    if row['accuracy'] is None:
+        first = 'class shares %s' % cells['class shares']
+    else:
+        first = 'accuracy %s, lowest digit %s' % (cells['accuracy'], cells['lowest digit'])
+    return ['%s (%s)' % (row['variant'], cells['run']),
+            '%s steps, %s minutes' % (cells['steps'], cells['minutes']),
+            first,
+            'FD %s = %sx real data, %sx baseline' % (cells['FD'], cells['FD ratio'], cells['FD / baseline']),
+            'diversity %s, memorisation %s' % (cells['diversity (min-max)'], cells['memorisation'])]
+
+
+def panel(grid, lines, line_height=12, padding=6):
+    """A grid under its caption, on white."""
+    from PIL import Image, ImageDraw, ImageFont
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new('L', (1, 1)))
+    text_width = max(measure.textbbox((0, 0), line, font=font)[2] for line in lines)
+    text_height = len(lines) * line_height + padding
+    picture = Image.new('L', (max(grid.shape[1], text_width) + 2 * padding,
+                              text_height + grid.shape[0] + 2 * padding), 255)
+    draw = ImageDraw.Draw(picture)
+    for index, line in enumerate(lines):
+        draw.text((padding, padding + index * line_height), line, fill=0, font=font)
+    picture.paste(Image.fromarray(grid), (padding, padding + text_height))
+    return np.asarray(picture)
+
+
+def contact_sheet(panels, per_row=PANELS_PER_ROW):
+    """Panels left to right, PANELS_PER_ROW to a row, on white."""
+    height, width = max(p.shape[0] for p in panels), max(p.shape[1] for p in panels)
+    rows = -(-len(panels) // per_row)
+    sheet = np.full((rows * height, min(len(panels), per_row) * width), 255, np.uint8)
+    for index, picture in enumerate(panels):
+        top, left = (index // per_row) * height, (index % per_row) * width
+        sheet[top:top + picture.shape[0], left:left + picture.shape[1]] = picture
+    return sheet
+
+
+def compare(args):
+    """Score every run, then print the table (or JSON) and write the contact sheet. Returns the exit code."""
+    run_dirs = list(args.compare)
+    args.sheet = args.sheet or DEFAULT_SHEET
+    baseline = args.baseline or run_dirs[0]
+    if os.path.normpath(baseline) not in [os.path.normpath(run) for run in run_dirs]:
+        run_dirs.insert(0, baseline)
+    if not args.sheet.lower().endswith('.png'):
+        return fail('--sheet %s: the contact sheet is a PNG: name it NAME.png' % args.sheet)
+    evaluators, rows, panels = {}, [], []
+    try:
+        for logdir in run_dirs:
+            try:
+                row, _, grid = measure_run(logdir, evaluators, args, with_grid=True)
+            except MEASURING_ERRORS as error:
+                return fail('%s: %s' % (logdir, first_line(error)))
+            rows.append(row)
+            panels.append(grid)
+    finally:
+        for evaluator in evaluators.values():
+            evaluator.close()
+    base = rows[[os.path.normpath(run) for run in run_dirs].index(os.path.normpath(baseline))]
+    for row in rows:
+        same_data = (row['dataset'], row['data']) == (base['dataset'], base['data'])
+        row['frechet_vs_baseline'] = row['frechet_distance'] / base['frechet_distance'] if same_data else None
+    try:
+        grids.save_png(args.sheet, contact_sheet([panel(grid, caption(row)) for row, grid in zip(rows, panels)]))
+    except OSError as error:
+        return fail('cannot write the contact sheet %s: %s' % (args.sheet, first_line(error)))
+    if args.json:
+        print(json.dumps(quality.without_nan({'baseline': baseline, 'sheet': args.sheet, 'runs': rows})))
+    else:
+        print(format_comparison(rows))
+        print('\ncontact sheet: %s (baseline %s)' % (args.sheet, baseline))
+    return 0
+
+
+# ---------------------------------------------------------------- command line
+
 def fail(message):
-    print('evaluate.py: error: %s' % message, file=sys.stderr)
-    return 2
+    return cli.fail(PROG, message)
+
+
+def first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+# What scoring a run can run into; anything else is a bug and keeps its traceback.
+MEASURING_ERRORS = (runs.RunError, dataset.DataError, classifier_lib.ClassifierError, ValueError, OSError)
+
+
+def evaluate_one(args):
+    evaluators = {}
+    try:
+        row, result, _ = measure_run(args.logdir, evaluators, args)
+    except MEASURING_ERRORS as error:
+        return fail(first_line(error))
+    finally:
+        for evaluator in evaluators.values():
+            evaluator.close()
+    settings = {'logdir': args.logdir, 'dataset': row['dataset'], 'data': row['data'], 'variant': row['variant'],
+                'steps': row['steps'], 'training_seconds': row['seconds'], 'num_per_class': args.num_per_class,
+                'seed': args.seed,
+                'classifier_accuracy': row['classifier_accuracy'], 'held_out': row['held_out'],
+                'memorisation_threshold': MEMORISATION_THRESHOLD, 'memorisation_space': 'pixels'}
+    if args.json:
+        print(json.dumps(quality.without_nan(dict(result, settings=settings))))
+    else:
+        print(format_table(result, settings))
+    return 0
 
 
 def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
-    except UsageError as error:
-        return fail('%s (see python evaluate.py --help)' % error)
+    except cli.UsageError as error:
+        return fail(str(error))
     except SystemExit as done:   # --help
         return done.code
-
-    try:
-        # generate first: it imports TensorFlow with its start-up notices muted, so errors stay one line.
-        import generate
-        import classifier as classifier_lib
-    except ImportError as error:
-        return fail('cannot import %s: run from the project directory' % error)
-
-    try:
-        generator = generate.load_generator(args.logdir)
-    except generate.GenerateError as error:
-        return fail(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
-
-    classifier = None
-    try:
-        config = generator.config
-        if 'dataset' not in config:
-            raise ValueError('the config of %s names no dataset: retrain with python main.py' % args.logdir)
-        dataset_name, data_path = config['dataset'], config.get('data')
-        classifier, real_images, real_labels, classifier_accuracy = classifier_lib.get_classifier(
-            dataset_name, data_path, cache_dir=args.classifier_dir)
-        seeds = np.random.default_rng(args.seed)
-
-        def sample_fn(labels):
-            # Independent noise per chunk, all fixed by --seed.
-            return generator.sample(labels, seed=int(seeds.integers(2 ** 31)))
-        result = evaluate_samples(classifier, sample_fn, real_images, real_labels,
-                                  args.num_per_class, args.seed)
-    except (dataset.DataError, classifier_lib.ClassifierError, generate.GenerateError,
-            ValueError, OSError) as error:
-        text = str(error).strip().splitlines()
-        return fail(text[0] if text else type(error).__name__)
-    finally:
-        generator.close()
-        if classifier is not None:
-            classifier.close()
-
-    settings = {'logdir': args.logdir, 'dataset': dataset_name, 'data': data_path,
-                'num_per_class': args.num_per_class, 'seed': args.seed,
-                'classifier_accuracy': classifier_accuracy}
-    if args.json:
-        print(json.dumps(without_nan(dict(result, settings=settings))))
-    else:
-        print(format_table(result, settings))
-    return 0
+    for flag, value in (('--baseline', args.baseline), ('--sheet', args.sheet)):
+        if value is not None and not args.compare:
+            return fail('%s only goes with --compare RUN_DIR ...' % flag)
+    return compare(args) if args.compare else evaluate_one(args)
 
 
 if __name__ == '__main__':

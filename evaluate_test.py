@@ -10,6 +10,7 @@ import pytest
 
 import classifier
 import evaluate
+import quality
 
 # Enough for >= 95% on the held-out sample digits, small enough to keep this file quick.
 TEST_TRAIN_STEPS = 500
@@ -19,29 +20,35 @@ TEST_TRAIN_STEPS = 500
 def trained(tmp_path_factory):
     """One classifier per test session, trained on mnist_sample into a temporary cache."""
     cache_dir = str(tmp_path_factory.mktemp('classifiers') / 'mnist_sample')
-    clf, images, labels, accuracy = classifier.get_classifier(
-        'mnist_sample', cache_dir=cache_dir, steps=TEST_TRAIN_STEPS)
-    yield types.SimpleNamespace(classifier=clf, images=images, labels=labels,
-                                accuracy=accuracy, cache_dir=cache_dir)
-    clf.close()
+    stick = classifier.get_classifier('mnist_sample', cache_dir=cache_dir, steps=TEST_TRAIN_STEPS)
+    yield types.SimpleNamespace(classifier=stick.classifier, images=stick.held_images, labels=stick.held_labels,
+                                train_images=stick.train_images, train_labels=stick.train_labels,
+                                accuracy=stick.accuracy, cache_dir=cache_dir)
+    stick.classifier.close()
 
 
 @pytest.fixture(scope='session')
-def real_reference(trained):
-    """Real held-out features and reference row, shared so each test skips recomputing them."""
-    return evaluate.RealReference(trained.classifier, trained.images, trained.labels)
+def real(trained):
+    """The real digits' features and figures, shared so each test skips recomputing them."""
+    return quality.RealDigits(trained.classifier, trained.images, trained.labels,
+                              trained.train_images, trained.train_labels)
 
 
 def real_digit_sampler(images, labels, label_shift=0, seed=0):
-    """A sample_fn that answers each requested label with a real digit of label + label_shift."""
+    """A sample_fn that answers each requested label with a real digit of label + label_shift.
+
+    Like a generator, it repeats no digit while others of its class are unused: repeats would inflate FD.
+    """
     rng = np.random.default_rng(seed)
-    by_class = [images[labels == digit] for digit in range(10)]
+    by_class = [rng.permutation(images[labels == digit]) for digit in range(10)]
+    used = [0] * 10
 
     def sample_fn(requested):
         out = np.empty((len(requested), 28, 28, 1), np.float32)
         for i, label in enumerate(requested):
-            pool = by_class[(int(label) + label_shift) % 10]
-            out[i] = pool[rng.integers(len(pool))]
+            digit = (int(label) + label_shift) % 10
+            out[i] = by_class[digit][used[digit] % len(by_class[digit])]
+            used[digit] += 1
         return out
     return sample_fn
 
@@ -50,7 +57,7 @@ def real_digit_sampler(images, labels, label_shift=0, seed=0):
 
 def test_frechet_distance_of_a_set_with_itself_is_zero():
     feats = np.random.default_rng(0).normal(size=(500, 8))
-    assert evaluate.frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-6)
+    assert quality.frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_frechet_distance_matches_closed_form_for_shifted_gaussians():
@@ -61,42 +68,51 @@ def test_frechet_distance_matches_closed_form_for_shifted_gaussians():
     distances = []
     for shift in (0.5, 1.0, 2.0):
         mean_shift = np.full(dims, shift)
-        fd = evaluate.frechet_distance(base, base + mean_shift)
+        fd = quality.frechet_distance(base, base + mean_shift)
         assert fd == pytest.approx(dims * shift ** 2, rel=1e-3)
         distances.append(fd)
     assert distances[0] < distances[1] < distances[2]
 
     other = rng.normal(size=(20000, dims)) * 2.0 + 1.0
     expected = dims * 1.0 ** 2 + dims * (1.0 - 2.0) ** 2
-    assert evaluate.frechet_distance(base, other) == pytest.approx(expected, rel=0.05)
+    assert quality.frechet_distance(base, other) == pytest.approx(expected, rel=0.05)
+
+
+def test_frechet_distance_against_a_fitted_gaussian_is_the_same():
+    rng = np.random.default_rng(4)
+    real, generated = rng.normal(size=(400, 16)), rng.normal(size=(300, 16)) * 1.5 + 0.3
+    fitted = quality.Gaussian(real)
+    assert quality.frechet_distance(generated, fitted) == pytest.approx(quality.frechet_distance(generated, real))
+    assert quality.frechet_distance(generated, fitted) == pytest.approx(
+        quality.frechet_distance(quality.Gaussian(generated), real))
 
 
 def test_frechet_distance_is_a_real_float_for_singular_covariances():
     # Fewer rows than dimensions: the matrix square root picks up tiny imaginary parts.
     rng = np.random.default_rng(2)
-    fd = evaluate.frechet_distance(rng.normal(size=(10, 32)), rng.normal(size=(10, 32)) + 1.0)
+    fd = quality.frechet_distance(rng.normal(size=(10, 32)), rng.normal(size=(10, 32)) + 1.0)
     assert isinstance(fd, float)
     assert np.isfinite(fd) and fd > 0
 
 
 def test_mean_pairwise_distance_known_values():
-    assert evaluate.mean_pairwise_distance(np.ones((7, 5))) == 0.0
-    assert evaluate.mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+    assert quality.mean_pairwise_distance(np.ones((7, 5))) == 0.0
+    assert quality.mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
     triangle = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
-    assert evaluate.mean_pairwise_distance(triangle) == pytest.approx((3 + 4 + 5) / 3)
+    assert quality.mean_pairwise_distance(triangle) == pytest.approx((3 + 4 + 5) / 3)
 
 
 def test_diversity_ratio_known_values():
     real = np.random.default_rng(3).normal(size=(200, 6))
-    assert evaluate.diversity_ratio(real, real) == pytest.approx(1.0)
-    assert evaluate.diversity_ratio(real * 2.0, real) == pytest.approx(2.0)
-    assert evaluate.diversity_ratio(np.tile(real[:1], (50, 1)), real) == 0.0
+    assert quality.diversity_ratio(real, real) == pytest.approx(1.0)
+    assert quality.diversity_ratio(real * 2.0, real) == pytest.approx(2.0)
+    assert quality.diversity_ratio(np.tile(real[:1], (50, 1)), real) == 0.0
 
 
 def test_per_class_accuracy_known_values():
     labels = np.array([0, 0, 1, 1, 1, 2])
     predicted = np.array([0, 1, 1, 1, 0, 5])
-    per_class = evaluate.per_class_accuracy(predicted, labels)
+    per_class = quality.per_class_accuracy(predicted, labels)
     assert len(per_class) == 10
     assert per_class[:3] == pytest.approx([0.5, 2 / 3, 0.0])
     assert all(np.isnan(value) for value in per_class[3:])  # no samples of those digits
@@ -127,16 +143,21 @@ def test_second_call_loads_the_cache_instead_of_training(trained, monkeypatch):
     def refuse_to_train(*args, **kwargs):
         raise AssertionError('the cached classifier should have been loaded')
     monkeypatch.setattr(classifier.Classifier, 'train', refuse_to_train)
-    clf, images, labels, accuracy = classifier.get_classifier(
-        'mnist_sample', cache_dir=trained.cache_dir, steps=TEST_TRAIN_STEPS)
+    stick = classifier.get_classifier('mnist_sample', cache_dir=trained.cache_dir, steps=TEST_TRAIN_STEPS)
     try:
-        assert accuracy == trained.accuracy
-        np.testing.assert_array_equal(images, trained.images)
-        np.testing.assert_array_equal(labels, trained.labels)
-        np.testing.assert_allclose(clf.features(images[:50]),
-                                   trained.classifier.features(images[:50]), rtol=1e-5, atol=1e-5)
+        assert stick.accuracy == trained.accuracy
+        np.testing.assert_array_equal(stick.held_images, trained.images)
+        np.testing.assert_array_equal(stick.held_labels, trained.labels)
+        np.testing.assert_allclose(stick.classifier.features(trained.images[:50]),
+                                   trained.classifier.features(trained.images[:50]), rtol=1e-5, atol=1e-5)
     finally:
-        clf.close()
+        stick.classifier.close()
+
+
+def test_training_and_held_out_digits_are_disjoint(trained):
+    assert len(trained.train_labels) == 4000 and len(trained.labels) == 1000   # 5,000 bundled digits
+    flat_train = {image.tobytes() for image in trained.train_images}
+    assert not any(image.tobytes() in flat_train for image in trained.images)
 
 
 def count_training_runs(monkeypatch):
@@ -159,14 +180,12 @@ def test_corrupt_cache_is_retrained_once(trained, tmp_path, monkeypatch, capsys)
         handle.truncate(16)
 
     runs = count_training_runs(monkeypatch)
-    clf, _, _, _ = classifier.get_classifier('mnist_sample', cache_dir=cache_dir, steps=20)
-    clf.close()
+    classifier.get_classifier('mnist_sample', cache_dir=cache_dir, steps=20).classifier.close()
     assert len(runs) == 1
     message_lines = [line for line in capsys.readouterr().err.splitlines() if 'retraining' in line]
     assert len(message_lines) == 1 and cache_dir in message_lines[0]
 
-    clf, _, _, _ = classifier.get_classifier('mnist_sample', cache_dir=cache_dir, steps=20)
-    clf.close()
+    classifier.get_classifier('mnist_sample', cache_dir=cache_dir, steps=20).classifier.close()
     assert len(runs) == 1  # the retrained cache is sound
 
 
@@ -176,8 +195,7 @@ def test_cache_with_garbage_metadata_is_retrained(trained, tmp_path, monkeypatch
     with open(os.path.join(cache_dir, classifier.CACHE_INFO_FILE), 'w') as handle:
         handle.write('{not json')
     runs = count_training_runs(monkeypatch)
-    clf, _, _, _ = classifier.get_classifier('mnist_sample', cache_dir=cache_dir, steps=20)
-    clf.close()
+    classifier.get_classifier('mnist_sample', cache_dir=cache_dir, steps=20).classifier.close()
     assert len(runs) == 1
     with open(os.path.join(cache_dir, classifier.CACHE_INFO_FILE)) as handle:
         assert 'accuracy' in json.load(handle)
@@ -198,14 +216,17 @@ def test_interrupted_cache_write_leaves_no_cache(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- evaluate_samples
 
-EXPECTED_KEYS = {'accuracy', 'per_class_accuracy', 'frechet_distance', 'diversity_ratio',
-                 'mode_collapse', 'reference'}
+EXPECTED_KEYS = {'conditioned', 'accuracy', 'per_class_accuracy', 'class_shares', 'frechet_distance',
+                 'frechet_per_class', 'frechet_ratio', 'diversity_ratio', 'mode_collapse', 'memorisation_ratio',
+                 'memorisation_flag', 'reference'}
 
 
-def test_real_digits_of_the_requested_class_score_high(trained, real_reference):
-    sample_fn = real_digit_sampler(trained.images, trained.labels)
-    result = evaluate.evaluate_samples(trained.classifier, sample_fn, trained.images,
-                                       trained.labels, num_per_class=60, seed=0, real_reference=real_reference)
+def score(real, sample_fn, num_per_class=60, conditioned=True):
+    return quality.evaluate_samples(real, sample_fn, num_per_class=num_per_class, seed=0, conditioned=conditioned)
+
+
+def test_real_digits_of_the_requested_class_score_high(trained, real):
+    result = score(real, real_digit_sampler(trained.images, trained.labels))
     assert set(result) == EXPECTED_KEYS
     assert result['accuracy'] >= 0.9
     assert len(result['per_class_accuracy']) == 10 and min(result['per_class_accuracy']) >= 0.7
@@ -215,19 +236,15 @@ def test_real_digits_of_the_requested_class_score_high(trained, real_reference):
     json.dumps(result)  # plain python numbers only
 
 
-def test_digits_of_a_different_class_score_low(trained, real_reference):
-    right = evaluate.evaluate_samples(
-        trained.classifier, real_digit_sampler(trained.images, trained.labels),
-        trained.images, trained.labels, num_per_class=60, seed=0, real_reference=real_reference)
-    wrong = evaluate.evaluate_samples(
-        trained.classifier, real_digit_sampler(trained.images, trained.labels, label_shift=1),
-        trained.images, trained.labels, num_per_class=60, seed=0, real_reference=real_reference)
+def test_digits_of_a_different_class_score_low(trained, real):
+    right = score(real, real_digit_sampler(trained.images, trained.labels))
+    wrong = score(real, real_digit_sampler(trained.images, trained.labels, label_shift=1))
     assert wrong['accuracy'] <= 0.1
     # The class-blind distance barely moves: only the per-class check notices wrong conditioning.
     assert wrong['frechet_distance'] < 2 * right['frechet_distance'] + 1.0
 
 
-def test_identical_images_are_flagged_as_mode_collapse(trained, real_reference):
+def test_identical_images_are_flagged_as_mode_collapse(trained, real):
     real_sampler = real_digit_sampler(trained.images, trained.labels)
     one_three = trained.images[trained.labels == 3][:1]
 
@@ -235,54 +252,136 @@ def test_identical_images_are_flagged_as_mode_collapse(trained, real_reference):
         out = real_sampler(requested)
         out[requested == 3] = one_three
         return out
-    result = evaluate.evaluate_samples(trained.classifier, collapsed_threes, trained.images,
-                                       trained.labels, num_per_class=40, seed=0, real_reference=real_reference)
+    result = score(real, collapsed_threes, num_per_class=40)
     assert result['diversity_ratio'][3] == pytest.approx(0.0, abs=1e-6)
     assert result['mode_collapse'] == [3]
 
 
-def test_real_reference_row(trained):
-    result = evaluate.evaluate_samples(
-        trained.classifier, real_digit_sampler(trained.images, trained.labels),
-        trained.images, trained.labels, num_per_class=20, seed=0)
-    reference = result['reference']
-    assert reference['accuracy'] == pytest.approx(trained.accuracy)
+def test_real_reference_row(trained, real):
+    reference = score(real, real_digit_sampler(trained.images, trained.labels), num_per_class=20)['reference']
+    assert reference['accuracy'] == pytest.approx(trained.accuracy)   # on the held-out digits
     assert len(reference['per_class_accuracy']) == 10
-    assert reference['frechet_distance'] >= 0
+    assert reference['frechet_distance'] > 0
     assert all(0.8 <= ratio <= 1.25 for ratio in reference['diversity_ratio'])
     assert reference['mode_collapse'] == []
+    assert sum(reference['class_shares']) == pytest.approx(1.0)
 
 
-def test_generation_is_chunked_and_balanced(trained, real_reference):
+@pytest.mark.parametrize('num_per_class', [20, 300])
+def test_training_digits_score_a_frechet_ratio_near_one_at_any_size(trained, real, num_per_class):
+    """The reference is measured at the generated digits' size, so real data scores about 1 whatever the size."""
+    result = score(real, real_digit_sampler(trained.train_images, trained.train_labels, seed=1), num_per_class)
+    assert result['frechet_per_class'] == num_per_class == result['reference']['frechet_per_class']
+    assert 0.8 <= result['frechet_ratio'] <= 1.25
+    assert result['frechet_ratio'] == pytest.approx(
+        result['frechet_distance'] / result['reference']['frechet_distance'])
+
+
+def test_small_samples_inflate_the_raw_distance_but_not_the_ratio(trained, real):
+    training_digits = real_digit_sampler(trained.train_images, trained.train_labels, seed=1)
+    small, large = score(real, training_digits, 20), score(real, training_digits, 300)
+    assert small['frechet_distance'] > 2 * large['frechet_distance']
+    assert small['reference']['frechet_distance'] > 2 * large['reference']['frechet_distance']
+
+
+def test_reference_size_is_capped_by_the_training_digits(trained, real):
+    scarcest = np.bincount(trained.train_labels).min()   # 400 a class in the 5,000 bundled digits
+    result = score(real, real_digit_sampler(trained.train_images, trained.train_labels), scarcest + 20)
+    assert result['frechet_per_class'] == scarcest == result['reference']['frechet_per_class']
+
+
+def noise_sampler(requested):
+    return np.random.default_rng(len(requested)).uniform(-1, 1, (len(requested), 28, 28, 1)).astype(np.float32)
+
+
+def one_digit_per_class_sampler(images, labels):
+    firsts = np.stack([images[labels == digit][0] for digit in range(10)])
+    return lambda requested: firsts[requested]
+
+
+def test_noise_or_one_digit_repeated_scores_a_frechet_ratio_far_above_one(trained, real):
+    assert score(real, noise_sampler)['frechet_ratio'] > 5
+    assert score(real, one_digit_per_class_sampler(trained.images, trained.labels))['frechet_ratio'] > 5
+
+
+def test_a_generator_returning_training_digits_is_flagged_as_copying(trained, real):
+    result = score(real, real_digit_sampler(trained.train_images, trained.train_labels))
+    assert result['memorisation_ratio'] < 0.1
+    assert result['memorisation_flag'] is True
+
+
+def test_a_generator_returning_fresh_digits_is_not_flagged(trained, real):
+    result = score(real, real_digit_sampler(trained.images, trained.labels))   # never in the training part
+    assert 0.85 <= result['memorisation_ratio'] <= 1.15
+    assert result['memorisation_flag'] is False
+
+
+def test_copies_of_training_digits_with_mild_noise_are_still_flagged(trained, real):
+    copies = real_digit_sampler(trained.train_images, trained.train_labels)
+    rng = np.random.default_rng(0)
+
+    def noisy_copies(requested):
+        images = copies(requested)
+        return np.clip(images + rng.normal(scale=0.1, size=images.shape), -1, 1).astype(np.float32)
+    assert score(real, noisy_copies)['memorisation_flag'] is True
+
+
+def test_unconditioned_generator_reports_class_shares_instead_of_accuracy(trained, real):
+    rng = np.random.default_rng(0)
+    any_digit = real_digit_sampler(trained.images, trained.labels)
+
+    def ignores_labels(requested):
+        return any_digit(rng.permutation(requested))   # the same balanced digits, not the requested ones
+    result = score(real, ignores_labels, num_per_class=40, conditioned=False)
+    assert set(result) == EXPECTED_KEYS and result['conditioned'] is False
+    assert result['accuracy'] is None and result['per_class_accuracy'] is None
+    assert result['class_shares'] == pytest.approx([0.1] * 10, abs=0.03)
+    assert all(0.6 <= ratio <= 1.5 for ratio in result['diversity_ratio'])   # per class the classifier assigns
+    json.dumps(result)
+
+
+def test_unconditioned_generator_missing_a_digit_shows_in_the_class_shares(trained, real):
+    no_sevens = real_digit_sampler(trained.images, trained.labels)
+
+    def never_seven(requested):
+        return no_sevens(np.where(requested == 7, 1, requested))
+    result = score(real, never_seven, num_per_class=40, conditioned=False)
+    assert result['class_shares'][7] < 0.02 and result['class_shares'][1] > 0.15
+
+
+def test_generation_is_chunked_and_balanced(trained, real):
     requests = []
     real_sampler = real_digit_sampler(trained.images, trained.labels)
 
     def recording_sampler(requested):
         requests.append(np.array(requested))
         return real_sampler(requested)
-    evaluate.evaluate_samples(trained.classifier, recording_sampler, trained.images,
-                              trained.labels, num_per_class=120, seed=0, real_reference=real_reference)
-    assert max(len(chunk) for chunk in requests) <= evaluate.CHUNK_SIZE < 1200
+    score(real, recording_sampler, num_per_class=120)
+    assert max(len(chunk) for chunk in requests) <= quality.CHUNK_SIZE < 1200
     assert np.bincount(np.concatenate(requests), minlength=10).tolist() == [120] * 10
 
 
-def test_sample_fn_with_the_wrong_shape_is_reported(trained, real_reference):
+def test_sample_fn_with_the_wrong_shape_is_reported(trained, real):
     with pytest.raises(ValueError, match='sample_fn'):
-        evaluate.evaluate_samples(trained.classifier, lambda labels: np.zeros((len(labels), 28, 28)),
-                                  trained.images, trained.labels, num_per_class=5, seed=0, real_reference=real_reference)
+        score(real, lambda labels: np.zeros((len(labels), 28, 28)), num_per_class=5)
 
 
-def test_evaluator_reuses_cache_and_real_features(trained, monkeypatch):
+def test_nearest_neighbour_distances_known_values():
+    neighbours = quality.NearestNeighbours(np.array([[0.0, 0.0], [10.0, 0.0]]), chunk=2)
+    queries = np.array([[3.0, 4.0], [10.0, 1.0], [0.0, 0.0]])
+    np.testing.assert_allclose(neighbours.distances(queries), [5.0, 1.0, 0.0], atol=1e-4)
+
+
+def test_evaluator_reuses_cache_and_real_features(trained, real, monkeypatch):
     runs = count_training_runs(monkeypatch)
-    evaluator = evaluate.Evaluator('mnist_sample', data_path=None, cache_dir=trained.cache_dir,
-                                   num_per_class=30)
+    evaluator = quality.Evaluator('mnist_sample', data_path=None, cache_dir=trained.cache_dir, num_per_class=30)
     featurized = []
-    original_features = evaluator.classifier.features
+    original = evaluator.classifier.features_and_predictions
 
-    def recording_features(images):
+    def recording(images):
         featurized.append(len(images))
-        return original_features(images)
-    evaluator.classifier.features = recording_features
+        return original(images)
+    evaluator.classifier.features_and_predictions = recording
     try:
         first = evaluator.evaluate(real_digit_sampler(trained.images, trained.labels), seed=0)
         second = evaluator.evaluate(real_digit_sampler(trained.images, trained.labels), seed=0)
@@ -292,21 +391,21 @@ def test_evaluator_reuses_cache_and_real_features(trained, monkeypatch):
     assert featurized == [300, 300]  # only the generated digits; the real features were kept
     assert set(first) == EXPECTED_KEYS
     assert first == second
-    direct = evaluate.evaluate_samples(
-        trained.classifier, real_digit_sampler(trained.images, trained.labels),
-        trained.images, trained.labels, num_per_class=30, seed=0)
+    direct = score(real, real_digit_sampler(trained.images, trained.labels), num_per_class=30)
     assert direct['accuracy'] == pytest.approx(first['accuracy'])
-    assert direct['reference']['frechet_distance'] == pytest.approx(
-        first['reference']['frechet_distance'], rel=1e-4)
+    assert direct['reference']['frechet_distance'] == pytest.approx(first['reference']['frechet_distance'], rel=1e-4)
 
 
 # ---------------------------------------------------------------- command line
 
 class FakeGenerator:
-    """Stands in for a trained generator: answers with real held-out digits."""
+    """Stands in for a trained generator: answers with real digits (held-out ones unless told)."""
 
-    def __init__(self, images, labels):
-        self.config = {'dataset': 'mnist_sample', 'data': None}
+    def __init__(self, images, labels, conditioned=True):
+        self.config = {'dataset': 'mnist_sample', 'data': None,
+                       'model': {'conditioning': 'matching' if conditioned else 'none'}}
+        self.conditioned = conditioned
+        self.checkpoint_path = '/nowhere/model.ckpt-1234'
         self.sampler = real_digit_sampler(images, labels)
         self.closed = False
 
@@ -317,24 +416,9 @@ class FakeGenerator:
         self.closed = True
 
 
-def fake_generate_module(generator):
-    module = types.ModuleType('generate')
-
-    class GenerateError(Exception):
-        pass
-
-    def load_generator(logdir):
-        if not os.path.isdir(logdir):
-            raise GenerateError('no checkpoint in %s: train first with python main.py' % logdir)
-        return generator
-    module.GenerateError = GenerateError
-    module.load_generator = load_generator
-    return module
-
-
 def test_cli_json_prints_exactly_one_json_object(trained, tmp_path, monkeypatch, capsys):
     generator = FakeGenerator(trained.images, trained.labels)
-    monkeypatch.setitem(sys.modules, 'generate', fake_generate_module(generator))
+    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
     code = evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20', '--json',
                           '--classifier-dir', trained.cache_dir])
     out = capsys.readouterr().out
@@ -342,18 +426,43 @@ def test_cli_json_prints_exactly_one_json_object(trained, tmp_path, monkeypatch,
     result = json.loads(out)
     assert EXPECTED_KEYS <= set(result)
     assert result['accuracy'] >= 0.8
+    assert result['memorisation_flag'] is False and 0.85 <= result['memorisation_ratio'] <= 1.15
+    assert result['settings']['steps'] == 1234 and result['settings']['variant'] == '--dataset mnist_sample'
     assert generator.closed
 
 
 def test_cli_table_has_generated_and_reference_rows(trained, tmp_path, monkeypatch, capsys):
     generator = FakeGenerator(trained.images, trained.labels)
-    monkeypatch.setitem(sys.modules, 'generate', fake_generate_module(generator))
+    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
     code = evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20',
                           '--classifier-dir', trained.cache_dir])
     out = capsys.readouterr().out
     assert code == 0
     assert 'generated' in out and 'real reference' in out
-    assert 'FD' in out and 'diversity' in out
+    assert 'FD ratio' in out and 'diversity' in out and 'memorisation' in out
+    assert 'no sign of copying' in out
+
+
+def test_cli_flags_a_run_that_copies_training_digits(trained, tmp_path, monkeypatch, capsys):
+    generator = FakeGenerator(trained.train_images, trained.train_labels)
+    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20',
+                          '--classifier-dir', trained.cache_dir]) == 0
+    assert 'COPYING' in capsys.readouterr().out
+
+
+def test_cli_reports_no_accuracy_for_an_unconditioned_run(trained, tmp_path, monkeypatch, capsys):
+    generator = FakeGenerator(trained.images, trained.labels, conditioned=False)
+    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20', '--json',
+                          '--classifier-dir', trained.cache_dir]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result['accuracy'] is None and result['per_class_accuracy'] is None
+    assert len(result['class_shares']) == 10 and result['settings']['variant'] == '--conditioning none --dataset mnist_sample'
+    assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20',
+                          '--classifier-dir', trained.cache_dir]) == 0
+    out = capsys.readouterr().out
+    assert 'accuracy  generated' not in out and 'share     generated' in out and 'unconditioned' in out
 
 
 def test_cli_rejects_bad_arguments_with_one_line(capsys):
@@ -362,10 +471,110 @@ def test_cli_rejects_bad_arguments_with_one_line(capsys):
     assert len(err.strip().splitlines()) == 1 and 'num-per-class' in err
 
 
+@pytest.mark.parametrize('argv, words', [
+    (['--sheet', 'sheet.png'], ['--sheet', '--compare']),
+    (['--baseline', 'run'], ['--baseline', '--compare']),
+    (['--compare', 'run', '--sheet', 'sheet.jpg'], ['--sheet', '.png']),
+    (['--seed', '-1'], ['--seed']),
+])
+def test_cli_misused_flags_are_one_line_exit_2(argv, words, capsys):
+    assert evaluate.main(argv) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and all(word in lines[0] for word in words), lines
+
+
+def error_lines(capsys):
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    return [line for line in err.splitlines() if line.strip() and not line.startswith('dataset:')]
+
+
 def test_cli_missing_checkpoint_is_one_line_exit_2(tmp_path, capsys):
-    pytest.importorskip('generate', reason='generate.py (the generator loader) is not in the tree yet')
     code = evaluate.main(['--logdir', str(tmp_path / 'does-not-exist'), '--num-per-class', '5'])
     assert code == 2
-    err_lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert err_lines and 'does-not-exist' in err_lines[-1]
-    assert not any('Traceback' in line for line in err_lines)
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'does-not-exist' in lines[0]
+
+
+def test_cli_logdir_that_is_a_file_says_so(tmp_path, capsys):
+    path = tmp_path / 'notes.txt'
+    path.write_text('not a run')
+    assert evaluate.main(['--logdir', str(path), '--num-per-class', '5']) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'is a file' in lines[0] and 'no such directory' not in lines[0]
+
+
+def test_cli_config_that_is_not_an_object_is_one_line(tmp_path, capsys):
+    (tmp_path / 'config.json').write_text('[1, 2, 3]')
+    assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '5']) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'config.json' in lines[0]
+
+
+# ---------------------------------------------------------------- --compare
+
+TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8',
+        '--seed', '0', '--save-every', '2', '--sample-every', '2', '--summary-every', '1', '--log-every', '1',
+        '--eval-every', '0', '--steps', '2']
+
+
+@pytest.fixture(scope='module')
+def tiny_runs(tmp_path_factory):
+    """Two runs of two steps each, trained in this process: the default model and an unconditioned one."""
+    import main as main_lib
+    home = tmp_path_factory.mktemp('home')
+    runs = [str(tmp_path_factory.mktemp('default_run')), str(tmp_path_factory.mktemp('plain_gan'))]
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (('GAN_OFFLINE', '1'), ('HOME', str(home)), ('KERAS_HOME', str(home / '.keras'))):
+            patch.setenv(name, value)
+        assert main_lib.main(TINY + ['--logdir', runs[0]]) == 0
+        assert main_lib.main(TINY + ['--conditioning', 'none', '--logdir', runs[1]]) == 0
+    return runs
+
+
+def count_panels(path):
+    """Grids on a contact sheet: each is one connected patch of frame grey, hundreds of pixels large."""
+    from PIL import Image
+    from scipy import ndimage
+    sheet = np.asarray(Image.open(path).convert('L'))
+    patches, count = ndimage.label(sheet == 128)
+    return int(np.sum(np.bincount(patches.ravel())[1:] > 1000))
+
+
+def test_compare_prints_one_row_per_run_and_draws_one_panel_each(trained, tiny_runs, tmp_path, capsys):
+    sheet = str(tmp_path / 'sheet.png')
+    code = evaluate.main(['--compare'] + tiny_runs + ['--num-per-class', '20', '--sheet', sheet,
+                                                      '--classifier-dir', trained.cache_dir])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    table = [line for line in out.splitlines() if line.startswith('|')]
+    assert len(table) == 2 + 2   # header, rule, one row per run
+    assert 'FD / baseline' in table[0] and 'memorisation' in table[0]
+    assert table[1] == '|' + '---|' * table[0].count(' | ') + '---|'   # a Markdown rule under the header
+    default_row, plain_row = table[2:]
+    assert '`--dataset mnist_sample`' in default_row and '| 2 |' in default_row
+    assert '`--conditioning none --dataset mnist_sample`' in plain_row
+    assert default_row.split('|')[10].strip() == '1.00'   # the first run is the baseline
+    assert plain_row.split('|')[5].strip() == '-'          # no accuracy without labels
+    assert count_panels(sheet) == 2
+
+
+def test_compare_json_and_an_explicit_baseline(trained, tiny_runs, tmp_path, capsys):
+    sheet = str(tmp_path / 'sheet.png')
+    code = evaluate.main(['--compare', tiny_runs[0], '--baseline', tiny_runs[1], '--num-per-class', '20',
+                          '--sheet', sheet, '--json', '--classifier-dir', trained.cache_dir])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row['run'] for row in report['runs']] == [tiny_runs[1], tiny_runs[0]]   # the baseline comes first
+    assert report['runs'][0]['frechet_vs_baseline'] == pytest.approx(1.0)
+    assert count_panels(sheet) == 2
+
+
+def test_compare_names_the_run_it_cannot_read(trained, tiny_runs, tmp_path, capsys):
+    sheet = tmp_path / 'sheet.png'
+    code = evaluate.main(['--compare', tiny_runs[0], str(tmp_path / 'missing'), '--num-per-class', '5',
+                          '--sheet', str(sheet), '--classifier-dir', trained.cache_dir])
+    assert code == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'missing' in lines[0]
+    assert not sheet.exists()

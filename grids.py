@@ -1,8 +1,19 @@
-"""Digit grids as pictures: numpy images in [-1, 1] -> PNG files, and PNGs -> a GIF."""
+"""Digit grids as pictures: numpy images in [-1, 1] -> PNG files, and PNGs -> a GIF.
+
+A grid is built band by band, one band per row of images, so that a grid of any length can be streamed into a
+PNG file without all its images in memory (grid_bands, write_png); make_grid joins the bands of a small one.
+"""
 import os
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+import cli
+
+FRAME_GREY = 128
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 
 def make_grid(images, columns, padding=2, row_labels=None):
@@ -10,52 +21,115 @@ def make_grid(images, columns, padding=2, row_labels=None):
 
     With `row_labels`, each row's label is written in a white margin on its left (class names that are
     not digits, e.g. Fashion-MNIST's)."""
+    return np.concatenate(list(grid_bands([images], columns, padding, row_labels)), axis=0)
+
+
+def grid_size(count, columns, padding=2, row_labels=None, side=28):
+    """(height, width) in pixels of the grid of `count` side x side images."""
+    rows = -(-count // columns)
+    cell = side + padding
+    return rows * cell + padding, columns * cell + padding + label_margin_width(row_labels, padding)
+
+
+def grid_bands(chunks, columns, padding=2, row_labels=None):
+    """The pixel rows of make_grid's picture, one band per row of images (the first with the frame above it),
+    from `chunks`: arrays of images in [-1, 1], in order."""
+    margin = LabelMargin(row_labels, padding) if row_labels else None
+    pending, row = [], 0
+    for images in chunks:
+        pending.extend(pixels(images))
+        while len(pending) >= columns:
+            yield band(pending[:columns], columns, padding, row, margin)
+            pending, row = pending[columns:], row + 1
+    if pending:
+        yield band(pending, columns, padding, row, margin)
+
+
+def pixels(images):
+    """uint8 (N, height, width) pixels of images in [-1, 1], (N, height, width[, 1])."""
     images = np.asarray(images, np.float32)
     if images.ndim == 4:
         images = images[..., 0]
-    count, height, width = images.shape
-    rows = -(-count // columns)
-    cell_h, cell_w = height + padding, width + padding
-    grid = np.full((rows * cell_h + padding, columns * cell_w + padding), 128, np.uint8)
-    pixels = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-    for i, image in enumerate(pixels):
-        top, left = padding + (i // columns) * cell_h, padding + (i % columns) * cell_w
-        grid[top:top + height, left:left + width] = image
-    if row_labels:
-        grid = _label_rows(grid, row_labels, cell_h, padding)
-    return grid
+    return np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _label_rows(grid, labels, cell_h, padding):
-    font = ImageFont.load_default()
+def band(images, columns, padding, row, margin):
+    """One row of the grid: its images on the frame, the frame above it if it is the first row."""
+    height, width = images[0].shape
+    top = padding if row == 0 else 0
+    picture = np.full((top + height + padding, columns * (width + padding) + padding), FRAME_GREY, np.uint8)
+    for i, image in enumerate(images):
+        left = padding + i * (width + padding)
+        picture[top:top + height, left:left + width] = image
+    if margin:
+        picture = np.concatenate([margin.band(row, picture.shape[0], top, height + padding), picture], axis=1)
+    return picture
+
+
+def label_margin_width(row_labels, padding):
+    if not row_labels:
+        return 0
     measure = ImageDraw.Draw(Image.new('L', (1, 1)))
-    width = max(measure.textbbox((0, 0), label, font=font)[2] for label in labels) + 2 * padding
-    margin = Image.new('L', (width, grid.shape[0]), 255)
-    draw = ImageDraw.Draw(margin)
-    for row, label in enumerate(labels):
-        top, bottom = measure.textbbox((0, 0), label, font=font)[1::2]
-        draw.text((padding, padding + row * cell_h + (cell_h - padding - (bottom - top)) // 2 - top), label,
-                  fill=0, font=font)
-    return np.concatenate([np.asarray(margin, np.uint8), grid], axis=1)
+    font = ImageFont.load_default()
+    return max(measure.textbbox((0, 0), label, font=font)[2] for label in row_labels) + 2 * padding
 
+
+class LabelMargin(object):
+    """The white margin left of the grid, each row's label written beside it in black."""
+
+    def __init__(self, labels, padding):
+        self.labels = labels
+        self.padding = padding
+        self.width = label_margin_width(labels, padding)
+        self.font = ImageFont.load_default()
+        self.measure = ImageDraw.Draw(Image.new('L', (1, 1)))
+
+    def band(self, row, height, top, cell_height):
+        """The margin beside band `row`, `height` pixels high, whose images start `top` pixels down."""
+        margin = Image.new('L', (self.width, height), 255)
+        if row < len(self.labels):
+            label = self.labels[row]
+            text_top, text_bottom = self.measure.textbbox((0, 0), label, font=self.font)[1::2]
+            y = top + (cell_height - self.padding - (text_bottom - text_top)) // 2 - text_top
+            ImageDraw.Draw(margin).text((self.padding, y), label, fill=0, font=self.font)
+        return np.asarray(margin, np.uint8)
+
+
+# ---------------------------------------------------------------- files
 
 def save_png(path, picture):
     """Write through a temporary file, so a crash never leaves a half-written picture."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, '.%s.tmp' % os.path.basename(path))
-    Image.fromarray(picture).save(temporary, format='PNG')
-    os.replace(temporary, path)
-    return path
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return cli.write_atomically(path, lambda stream: Image.fromarray(picture).save(stream, format='PNG'))
+
+
+def write_png(stream, bands, height, width):
+    """A greyscale PNG of height x width pixels from `bands` of pixel rows (uint8 (rows, width)) that add up to
+    `height` rows, compressed as they come: memory holds one band, whatever the height."""
+    def chunk(kind, data):
+        stream.write(struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data)))
+
+    stream.write(PNG_SIGNATURE)
+    chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0))   # 8-bit grey, no interlacing
+    compressor = zlib.compressobj(6)
+    written = 0
+    for rows in bands:
+        if rows.shape[1] != width:
+            raise ValueError('a band %d pixels wide in a PNG %d pixels wide' % (rows.shape[1], width))
+        written += len(rows)
+        # Each pixel row starts with its filter type: 0, none.
+        data = compressor.compress(np.concatenate([np.zeros((len(rows), 1), np.uint8), rows], axis=1).tobytes())
+        if data:
+            chunk(b'IDAT', data)
+    if written != height:
+        raise ValueError('%d pixel rows written into a PNG %d rows high' % (written, height))
+    chunk(b'IDAT', compressor.flush())
+    chunk(b'IEND', b'')
 
 
 def save_gif(png_paths, path, milliseconds=200):
     frames = [Image.open(p).convert('L') for p in png_paths]
     if not frames:
         raise ValueError('no PNG frames to turn into %s' % path)
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, '.%s.tmp' % os.path.basename(path))
-    frames[0].save(temporary, format='GIF', save_all=True, append_images=frames[1:], duration=milliseconds,
-                   loop=0)
-    os.replace(temporary, path)
-    return path
+    return cli.write_atomically(path, lambda stream: frames[0].save(
+        stream, format='GIF', save_all=True, append_images=frames[1:], duration=milliseconds, loop=0))

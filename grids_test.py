@@ -6,12 +6,32 @@ import grids
 
 
 def test_grid_places_images_row_by_row_on_a_grey_frame():
-    images = np.stack([np.full((28, 28), value) for value in (-1.0, 0.0, 1.0, -1.0)])
+    # Four shades, none the frame's grey (128), so that a missing or misplaced image shows.
+    images = np.stack([np.full((28, 28), value) for value in (-1.0, -0.5, 1.0, 0.5)])
     grid = grids.make_grid(images, columns=2, padding=2)
     assert grid.shape == (2 * 30 + 2, 2 * 30 + 2) and grid.dtype == np.uint8
-    assert grid[0, 0] == 128
-    assert grid[2, 2] == 0 and grid[2, 32] == 128 and grid[32, 32] == 0
-    assert grid[32, 2] == 255
+    cells = [grid[top:top + 28, left:left + 28] for top in (2, 32) for left in (2, 32)]
+    for cell, shade in zip(cells, (0, 64, 255, 191)):
+        assert (cell == shade).all()
+    frame = np.ones(grid.shape, bool)
+    for top in (2, 32):
+        for left in (2, 32):
+            frame[top:top + 28, left:left + 28] = False
+    assert (grid[frame] == 128).all()
+
+
+def test_a_grid_streamed_band_by_band_into_a_png_is_the_same_picture(tmp_path):
+    images = np.linspace(-1, 1, 7 * 28 * 28).reshape(7, 28, 28)
+    names = ['zero', 'one', 'two', 'three']
+    whole = grids.make_grid(images, columns=2, row_labels=names)
+    assert whole.shape == grids.grid_size(7, 2, row_labels=names)
+    chunks = [images[:3], images[3:4], images[4:]]   # chunks that do not end with the rows
+    bands = list(grids.grid_bands(chunks, 2, row_labels=names))
+    assert len(bands) == 4 and bands[0].shape[0] == 32 and bands[1].shape[0] == 30
+    path = tmp_path / 'streamed.png'
+    with open(str(path), 'wb') as stream:
+        grids.write_png(stream, iter(bands), *whole.shape)
+    np.testing.assert_array_equal(np.asarray(Image.open(str(path))), whole)
 
 
 def test_row_labels_are_written_in_a_margin_beside_their_rows():

@@ -31,7 +31,8 @@ DEFAULT_DATASET = 'mnist'
 MODEL_DEFAULTS = {'noise_len': 100, 'num_classes': 10, 'conditioning': 'matching', 'arch': 'dcgan', 'loss': 'gan',
                   'g_dim': 64, 'd_dim': 64, 'condition_units': 32, 'd_condition_maps': 32, 'learning_rate': None,
                   'd_learning_rate': None, 'beta1': None, 'clip': 0.01, 'interpolate_conditions': False,
-                  'minibatch_stddev': True, 'projection': True, 'diversity_weight': None, 'seed': 0}
+                  'minibatch_stddev': True, 'projection': True, 'diversity_weight': None, 'concat_every_layer': None,
+                  'seed': 0}
 # Settings a variant's defaults give the training schedule rather than the model.
 TRAINING_DEFAULTS = ('steps', 'k_steps')
 # The parts' tables (runs.MODEL_TYPES, model.CONDITIONINGS, ARCHITECTURES, LOSSES) spelled out, so that flags

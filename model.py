@@ -38,7 +38,7 @@ PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discr
 
 
 # Settings every variant starts from, unless one of its parts sets its own (GANBase.variant_defaults).
-FAMILY_DEFAULTS = {'diversity_weight': 0.3}
+FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -65,7 +65,7 @@ class GANBase(object):
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
                  g_dim=64, d_dim=64, condition_units=32, d_condition_maps=32, learning_rate=None,
                  d_learning_rate=None, beta1=None, clip=0.01, condition_vectors=None, interpolate_conditions=False,
-                 minibatch_stddev=True, projection=True, diversity_weight=None, seed=None):
+                 minibatch_stddev=True, projection=True, diversity_weight=None, concat_every_layer=None, seed=None):
         for name, value, table in (('conditioning', conditioning, CONDITIONINGS),
                                    ('arch', arch, ARCHITECTURES), ('loss', loss, LOSSES)):
             if value not in table:
@@ -84,9 +84,11 @@ class GANBase(object):
         self.interpolate_conditions = interpolate_conditions
         self.rule = losses_lib.RULES[loss]
         self.clip = clip if self.rule.clip is not None else None
+        self.concat_every_layer = (defaults['concat_every_layer'] if concat_every_layer is None
+                                   else concat_every_layer)
         self.settings = Settings(g_dim=g_dim, d_dim=d_dim, condition_units=condition_units,
                                  d_condition_maps=d_condition_maps, minibatch_stddev=minibatch_stddev,
-                                 projection=projection)
+                                 projection=projection, concat_every_layer=self.concat_every_layer)
         self.conditioner = networks.CONDITIONINGS[conditioning](self.settings)
         self.graph = v1.get_default_graph()
         if seed is not None:
@@ -270,8 +272,8 @@ class GANBase(object):
                 dataset.reset()
             scale = {} if learning_rate_scale is None else {self.learning_rate_scale: learning_rate_scale(step)}
             for _ in range(critic_steps):
-                d_values, _ = session.run([d_fetches, self.d_optimizer], dict(self.d_feed(dataset), **scale))
-            g_values, _ = session.run([g_fetches, self.g_optimizer], dict(self.g_feed(dataset), **scale))
+                d_values, _ = session.run([d_fetches, self.d_optimizer], {**self.d_feed(dataset), **scale})
+            g_values, _ = session.run([g_fetches, self.g_optimizer], {**self.g_feed(dataset), **scale})
             step += 1  # only g_optimizer increments the global step
             self.last_metrics = dict(d_values, **g_values)
             if not all(np.isfinite(v) for v in self.last_metrics.values()):

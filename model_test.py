@@ -300,3 +300,17 @@ def test_mode_seeking_loss_pairs_at_most_the_first_64_images_so_memory_stays_bou
         other = session.run(mode_seeking_loss(tf.constant(images[64:128]), tf.constant(noise[64:128]),
                                               tf.constant(labels[64:128])))
     assert whole == pytest.approx(first, rel=1e-6) and whole != pytest.approx(other, rel=1e-3)
+
+
+def test_fit_follows_a_learning_rate_schedule():
+    """A scale of 0 freezes both networks; the linear decay reaches 0 at the last step."""
+    from model import linear_decay
+    model, session = build(noise_len=100, seed=1, g_dim=8, d_dim=8)
+    with session:
+        before = values(session, model.generator_variables + model.discriminator_variables)
+        model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=2, learning_rate_scale=lambda step: 0.0)
+        assert not any(changed(before, values(session, model.generator_variables + model.discriminator_variables)))
+        model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=3, learning_rate_scale=lambda step: 1.0)
+        assert all(changed(before, values(session, model.generator_variables)))
+    decay = linear_decay(100, 0.25)
+    assert [decay(step) for step in (0, 74, 75, 90, 100)] == [1.0, 1.0, 1.0, pytest.approx(0.4), 0.0]

@@ -46,6 +46,11 @@ class NoConditioning(object):
     def discriminator_input(self, inputs, condition):
         return inputs
 
+    def generator_vectors(self, condition):
+        """Vectors (B, C) that join every hidden layer of the generator; None when the label joins no
+        hidden layer."""
+        return None
+
     def discriminator_vectors(self, condition, rank):
         """Vectors (B, C) that join the discriminator's first hidden features, tiled over feature maps
         (rank 4) or beside a flat layer (rank 2); None when the label joins nowhere inside."""
@@ -56,16 +61,24 @@ class NoConditioning(object):
 
 
 class ConcatConditioning(NoConditioning):
-    """CGAN: the condition vector is concatenated to the noise and to the discriminator's input."""
+    """CGAN: the condition vector is concatenated to the noise and to the discriminator's input and, with
+    `concat_every_layer`, to the input of every hidden layer of both networks as well."""
 
     name = 'concat'
     uses_labels = True
+    defaults = {'concat_every_layer': True}
 
     def generator_input(self, noise, condition):
         return tf.concat([noise, condition], axis=1)
 
     def discriminator_input(self, inputs, condition):
         return join(inputs, condition)
+
+    def generator_vectors(self, condition):
+        return condition if self.settings.concat_every_layer else None
+
+    def discriminator_vectors(self, condition, rank):
+        return condition if self.settings.concat_every_layer else None
 
 
 class MatchingConditioning(NoConditioning):
@@ -100,7 +113,10 @@ CONDITIONINGS = {c.name: c for c in (MatchingConditioning, ConcatConditioning, N
 
 
 def join(inputs, condition):
-    """Condition vectors (B, C) joined to inputs: tiled over a (B, H, W, _) map, or beside (B, _) vectors."""
+    """Condition vectors (B, C) joined to inputs: tiled over a (B, H, W, _) map, or beside (B, _) vectors;
+    the inputs alone when there is no condition."""
+    if condition is None:
+        return inputs
     if inputs.shape.ndims == 4:
         return tf.concat([inputs, tile(condition, inputs.shape[1], inputs.shape[2])], axis=3)
     return tf.concat([inputs, condition], axis=1)
@@ -118,9 +134,10 @@ def dcgan_generator(noise, condition, conditioning, settings, training):
     net = conditioning.generator_input(noise, condition)
     net = tf.nn.relu(ops.batch_norm(ops.dense(net, 7 * 7 * 2 * g, 'dense', use_bias=False), training, 'bn0'))
     net = tf.reshape(net, (-1, 7, 7, 2 * g))
-    net = ops.conv2d_transpose(net, g, 4, 2, 'deconv1', use_bias=False)        # 14x14
+    joined = conditioning.generator_vectors(condition)
+    net = ops.conv2d_transpose(join(net, joined), g, 4, 2, 'deconv1', use_bias=False)        # 14x14
     net = tf.nn.relu(ops.batch_norm(net, training, 'bn1'))
-    net = ops.conv2d_transpose(net, 1, 4, 2, 'deconv2')                          # 28x28
+    net = ops.conv2d_transpose(join(net, joined), 1, 4, 2, 'deconv2')                          # 28x28
     return tf.tanh(net)
 
 
@@ -157,9 +174,12 @@ MLP_DISCRIMINATOR_UNITS = (512, 256)
 
 def mlp_generator(noise, condition, conditioning, settings, training):
     net = conditioning.generator_input(noise, condition)
+    joined = conditioning.generator_vectors(condition)
     for i, units in enumerate(MLP_GENERATOR_UNITS):
+        net = join(net, joined) if i else net
         net = ops.lrelu(ops.batch_norm(ops.dense(net, units, 'dense%d' % i), training, 'bn%d' % i, momentum=0.8))
-    return tf.tanh(tf.reshape(ops.dense(net, int(np.prod(IMAGE_SHAPE)), 'output'), (-1,) + IMAGE_SHAPE))
+    net = ops.dense(join(net, joined), int(np.prod(IMAGE_SHAPE)), 'output')
+    return tf.tanh(tf.reshape(net, (-1,) + IMAGE_SHAPE))
 
 
 def mlp_discriminator(images, condition, conditioning, settings):

@@ -4,6 +4,7 @@
     images = generator.sample([3, 3, 7], seed=0)           # float32 (3, 28, 28, 1) in [-1, 1]
     generator.close()
 """
+import glob
 import json
 import os
 
@@ -24,11 +25,13 @@ CONFIG_NAME = 'config.json'
 CONFIG_KEYS = ('model', 'dataset', 'data', 'batch_size', 'k_steps', 'steps')
 # A --condition-vectors file is copied into the logdir under this name, so that the run carries its conditions.
 CONDITION_VECTORS_NAME = 'condition_vectors.npy'
+# The training sample grids go into this folder of the logdir.
+SAMPLES_NAME = 'samples'
 MODEL_TYPES = {'gan': model.GANModel, 'lapgan': lapgan.LapGANModel}
 # The value each model setting had before it existed, per model type: a run stored without it was trained
 # with that value.
-LEGACY_MODEL_SETTINGS = {'gan': {'diversity_weight': 0.0},
-                         'lapgan': {'diversity_weight': 0.0, 'level_convs': 1}}
+LEGACY_MODEL_SETTINGS = {'gan': {'diversity_weight': 0.0, 'concat_every_layer': False},
+                         'lapgan': {'diversity_weight': 0.0, 'concat_every_layer': False, 'level_convs': 1}}
 # The version of the family whose settings main.py writes into config.json; runs stored without one are
 # version 1 (0.1.0), whose MLP discriminator had no projection term whatever its `projection` setting said.
 CONFIG_VERSION = 2
@@ -52,14 +55,35 @@ def read_config(logdir):
     try:
         with open(path) as stream:
             config = json.load(stream)
-        if not isinstance(config, dict) or not isinstance(config.get('model'), dict):
-            raise ValueError('it has no "model" settings')
-        missing = [key for key in CONFIG_KEYS if key not in config]
-        if missing:
-            raise ValueError('it lacks %s' % ', '.join(missing))
+        check_config(config)
     except (OSError, ValueError) as error:
         raise RunError('%s is unreadable (%s): restore it, or %s' % (path, error, RETRAIN))
     return config
+
+
+def is_count(value):
+    # JSON's true and false load as bools, which Python counts as ints.
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+# What each setting of CONFIG_KEYS besides the model may hold: (test, how the message names it).
+CONFIG_KINDS = {'dataset': (lambda value: isinstance(value, str), 'a dataset name'),
+                'data': (lambda value: value is None or isinstance(value, str), 'a path or null'),
+                'batch_size': (is_count, 'a whole number of at least 1'),
+                'k_steps': (is_count, 'a whole number of at least 1'),
+                'steps': (lambda value: value is None or is_count(value), 'a whole number of at least 1 or null')}
+
+
+def check_config(config):
+    """ValueError unless config holds the model settings and every setting of CONFIG_KEYS, each of its kind."""
+    if not isinstance(config, dict) or not isinstance(config.get('model'), dict):
+        raise ValueError('it has no "model" settings')
+    missing = [key for key in CONFIG_KEYS if key not in config]
+    if missing:
+        raise ValueError('it lacks %s' % ', '.join(missing))
+    for key, (allowed, kind) in CONFIG_KINDS.items():
+        if not allowed(config[key]):
+            raise ValueError('"%s" is %s, not %s' % (key, json.dumps(config[key]), kind))
 
 
 def stored_model_settings(config):
@@ -120,11 +144,29 @@ def unusable_checkpoint(error, path):
     return RunError('%s: %s' % (error, fix))
 
 
+def remove_leftovers(logdir):
+    """Remove what writes cut short (a kill -9, a second signal, a full disk) left in logdir: unfinished
+    checkpoint files and the temporary files of atomic writes. Only the trainer holding the logdir may do this.
+    Returns the paths removed."""
+    removed = checkpoints.remove_unfinished(logdir)
+    for folder in (logdir, os.path.join(logdir, SAMPLES_NAME)):
+        for path in glob.glob(os.path.join(glob.escape(folder), cli.TEMPORARY_PATTERN)):
+            cli.remove_if_there(path)
+            removed.append(path)
+    return removed
+
+
 # ---------------------------------------------------------------- the generator
 
 def draw_noise(count, noise_len, seed=None):
     """Standard normal noise; the same seed gives the same rows, whatever the count."""
-    return np.random.default_rng(seed).standard_normal((count, noise_len)).astype(np.float32)
+    return noise_source(noise_len, seed)(count)
+
+
+def noise_source(noise_len, seed=None):
+    """draw(count): the rows of draw_noise(total, noise_len, seed) a chunk at a time, the first rows first."""
+    rng = np.random.default_rng(seed)
+    return lambda count: rng.standard_normal((count, noise_len)).astype(np.float32)
 
 
 class Generator(object):

