@@ -314,3 +314,22 @@ def test_fit_follows_a_learning_rate_schedule():
         assert all(changed(before, values(session, model.generator_variables)))
     decay = linear_decay(100, 0.25)
     assert [decay(step) for step in (0, 74, 75, 90, 100)] == [1.0, 1.0, 1.0, pytest.approx(0.4), 0.0]
+
+
+def test_training_in_bfloat16_keeps_float32_weights_and_learns():
+    """The bfloat16 rewrite changes how the arithmetic runs, not what the graph holds."""
+    from model import session_config
+    config = session_config(bfloat16=True)
+    assert config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 == 1
+    assert session_config().graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 == 0
+    graph = tf.Graph()
+    with graph.as_default():
+        model = GANModel(noise_len=100, g_dim=8, d_dim=8, seed=0)
+        session = v1.Session(graph=graph, config=config)
+        session.run(v1.global_variables_initializer())
+    with session:
+        before = values(session, model.generator_variables)
+        model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=2)
+        after = values(session, model.generator_variables)
+        assert all(changed(before, after)) and all(a.dtype == np.float32 for a in after)
+        assert all(np.isfinite(v) for v in model.last_metrics.values())

@@ -35,14 +35,19 @@ def conv2d(x, filters, kernel, stride, name, use_bias=True, joined=None):
         channels = x.shape[-1] + (joined.shape[-1] if joined is not None else 0)
         w = v1.get_variable('w', [kernel, kernel, channels, filters], initializer=WEIGHT_INIT)
         strides = [1, stride, stride, 1]
-        y = tf.nn.conv2d(x, w[:, :, :x.shape[-1]] if joined is not None else w, strides=strides, padding='SAME')
-        if joined is not None:
+        if joined is None:
+            y = tf.nn.conv2d(x, w, strides=strides, padding='SAME')
+        else:
             count = joined.shape[-1]
-            taps = tf.reshape(w[:, :, x.shape[-1]:], [kernel, kernel, 1, count * filters])
+            # Split, not sliced: the gradient of a split is a concatenation, cheaper than a slice's scatter.
+            w_x, w_joined = tf.split(w, [x.shape[-1], count], axis=2)
+            y = tf.nn.conv2d(x, w_x, strides=strides, padding='SAME')
+            taps = tf.reshape(w_joined, [kernel, kernel, 1, count * filters])
             ones = tf.ones([1, x.shape[1], x.shape[2], 1])
             summed = tf.nn.conv2d(ones, taps, strides=strides, padding='SAME')       # (1, H', W', C * F)
-            summed = tf.reshape(summed, [y.shape[1], y.shape[2], count, filters])
-            y += tf.einsum('bc,hwcf->bhwf', joined, summed)
+            summed = tf.reshape(summed, [y.shape[1] * y.shape[2], count, filters])
+            summed = tf.reshape(tf.transpose(summed, [1, 0, 2]), [count, -1])       # (C, H' * W' * F)
+            y += tf.reshape(tf.matmul(joined, summed), tf.shape(y))
         if use_bias:
             y = tf.nn.bias_add(y, v1.get_variable('b', [filters], initializer=v1.zeros_initializer()))
         return y
