@@ -9,6 +9,7 @@ grids. Running again with the same logdir resumes from its latest checkpoint wit
 config.json. Ctrl-C saves a checkpoint before stopping.
 """
 import collections
+import contextlib
 import os
 import random
 import shlex
@@ -20,6 +21,7 @@ import numpy as np
 
 import cli
 import dataset as dataset_lib
+import logdir_lock
 from cli import UsageError
 
 PROG = 'main.py'
@@ -161,8 +163,16 @@ def logdir_problem(logdir):
 
 
 def check_arguments(args):
+    if not args.logdir.strip():
+        raise UsageError('--logdir is empty: name a directory, e.g. --logdir %s' % DEFAULT_LOGDIR)
     if args.steps is not None and args.epochs is not None:
         raise UsageError('--steps %d and --epochs %d both given: pass only one' % (args.steps, args.epochs))
+    if args.dataset == 'mnist_sample' and args.data is not None:
+        raise UsageError('--dataset mnist_sample always reads the bundled sample, so --data %s would not be read: '
+                         'pass --dataset mnist --data %s, or leave out --data' % (args.data, args.data))
+    if args.conditioning == 'none' and args.condition_vectors is not None:
+        raise UsageError('--conditioning none uses no labels, so --condition-vectors %s would be ignored: leave out '
+                         'one of the two flags' % args.condition_vectors)
     if args.data is not None and not os.path.exists(args.data):
         raise UsageError('--data %s: file not found; pass an existing .npz, MNIST IDX folder or IDX images file'
                          % args.data)
@@ -189,11 +199,18 @@ def resolve_settings(args, stored):
         for name, flag, in_model in STORED_FLAGS:
             given = getattr(args, name)
             kept = (stored['model'] if in_model else stored).get(name)
-            if given is not None and given != kept:
+            # Data at a new path may be the same data moved: train() compares their contents.
+            moved = name == 'data' and kept is not None
+            if given is not None and given != kept and not moved:
                 before = 'without %s' % flag if kept is None else 'with %s %s' % (flag, kept)
                 raise UsageError('%s was trained %s, not %s %s: leave the flag out to resume it, or train a new '
                                  'model with another --logdir' % (args.logdir, before, flag, given))
         settings = {key: stored[key] for key in ('dataset', 'data', 'batch_size', 'k_steps')}
+        if args.data is not None:
+            settings['data'] = args.data
+        elif stored['data'] is not None and not os.path.exists(stored['data']):
+            raise UsageError('%s was trained on --data %s, which is no longer there: if the file moved, pass '
+                             '--data NEWPATH' % (args.logdir, stored['data']))
         settings['model_type'] = stored.get('model_type', 'gan')
         settings['model'] = runs.stored_model_settings(stored)
         settings['condition_vectors'] = stored.get('condition_vectors')
@@ -273,9 +290,20 @@ def main(argv=None):
         return code
     try:
         check_arguments(args)
+        # One trainer per logdir: two at once would mix two models' checkpoints under one config.json.
+        with logdir_lock.LogdirLock(args.logdir):
+            return train_in_logdir(args)
     except UsageError as error:
         return cli.fail(PROG, error)
-    # TensorFlow loads only now, so that bad flags are reported at once.
+    except logdir_lock.LogdirInUse as error:
+        return cli.fail(PROG, '%s: wait for it to end, or train into another --logdir' % error)
+    except OSError as error:   # the logdir or its lock file could not be made
+        return cli.fail(PROG, cli.unwritable(args.logdir, error, 'free some space or choose another --logdir'),
+                        code=1)
+
+
+def train_in_logdir(args):
+    """main, once it holds the logdir: TensorFlow loads only now, so that bad flags are reported at once."""
     cli.import_tensorflow_quietly()
     import runs
     try:
@@ -291,7 +319,9 @@ def main(argv=None):
 def train(args, settings, stored):
     """Train the run of `settings` to its last step; `stored` is the config of the run resumed (None: a new run).
 
-    Nothing is written into the logdir until the model is built or restored and the data loaded.
+    Nothing is written into the logdir until the model is built or restored and the data loaded; a new run that
+    ends without a checkpoint (it diverged, or the disk filled up) removes what it wrote, so that the same
+    command with other flags can start it again.
     """
     import checkpoints
     logdir = args.logdir
@@ -300,23 +330,90 @@ def train(args, settings, stored):
     start_step = checkpoints.checkpoint_step(checkpoint_path) if checkpoint_path else 0
     if settings['steps'] is not None and start_step >= settings['steps']:
         return already_trained(logdir, start_step, settings['steps'])
+    found_before = paths_under(logdir)
+    code = None
+    try:
+        code = train_session(args, settings, stored, condition_vectors, checkpoint_path)
+    except OSError as error:
+        code = cli.fail(PROG, cli.unwritable(logdir, error, write_failure_fix(logdir)), code=1)
+    finally:
+        if code != 0 and stored is None and not checkpoints.checkpoints_in(logdir):
+            remove_new_paths(logdir, found_before)
+    return code
+
+
+def train_session(args, settings, stored, condition_vectors, checkpoint_path):
+    """Restore (or initialise) the model, load the data, write the run's files and fit; the exit code."""
+    import checkpoints
+    logdir = args.logdir
+    start_step = checkpoints.checkpoint_step(checkpoint_path) if checkpoint_path else 0
     model, session = build(settings, condition_vectors)
     try:
         saved = restore_or_initialise(session, checkpoint_path)
         data = load_data(settings)
+        check_same_data(args, stored, data)
         steps = settings['steps'] or args.epochs * (data.batches_per_epoch // settings['k_steps'])
         if start_step >= steps:
             return already_trained(logdir, start_step, steps)
         resume_data_order(data, saved, checkpoint_path)
-        write_run_files(args, settings, steps, condition_vectors, new_run=stored is None)
+        remove_leftovers(logdir)
+        write_run_files(args, settings, steps, condition_vectors, stored, data)
         callbacks = make_callbacks(args, settings, session, model, steps, checkpoint_path)
         announce(logdir, checkpoint_path, start_step, steps, new_run=stored is None)
         return run(session, model, data, settings['k_steps'], steps, callbacks, logdir)
-    except OSError as error:
-        return cli.fail(PROG, 'cannot write into %s (%s): free some space or choose another --logdir' % (
-            logdir, error), code=1)
     finally:
         session.close()
+
+
+def write_failure_fix(logdir):
+    import checkpoints
+    latest = checkpoints.latest_checkpoint(logdir)
+    if latest is None:
+        return 'free some space or choose another --logdir'
+    return 'free some space, then run the same command to resume from %s' % latest
+
+
+def paths_under(directory):
+    """Every file and folder under directory."""
+    found = set()
+    for root, folders, names in os.walk(directory):
+        found.update(os.path.join(root, name) for name in folders + names)
+    return found
+
+
+def remove_new_paths(directory, found_before):
+    """Remove the files and folders under directory that are not in found_before."""
+    for path in sorted(paths_under(directory) - found_before, reverse=True):   # a folder after its files
+        if os.path.isdir(path):
+            os.rmdir(path)
+        else:
+            os.remove(path)
+
+
+def remove_leftovers(logdir):
+    import runs
+    removed = runs.remove_leftovers(logdir)
+    if removed:
+        names = [os.path.relpath(path, logdir) for path in removed]
+        say('removed %d temporary file%s that an interrupted save left in %s: %s%s' % (
+            len(names), '' if len(names) == 1 else 's', logdir, ', '.join(names[:3]),
+            ' and %d more' % (len(names) - 3) if len(names) > 3 else ''))
+
+
+def check_same_data(args, stored, data):
+    """A resumed run given --data at another path than it was trained with: the data must be the same."""
+    if stored is None or args.data is None or args.data == stored['data']:
+        return
+    kept = stored.get('data_fingerprint')
+    if kept is None:
+        raise UsageError('%s was trained with --data %s and stores no fingerprint of it, so --data %s cannot be '
+                         'checked against it: put the data back, or train a new model with another --logdir' % (
+                             args.logdir, stored['data'], args.data))
+    if dataset_lib.fingerprint(data.images, data.labels) != kept:
+        raise UsageError('--data %s holds other data than %s was trained on (--data %s): pass the same data, or '
+                         'train a new model with another --logdir' % (args.data, args.logdir, stored['data']))
+    say('--data %s holds the data that %s was trained on (--data %s): its config.json now names %s' % (
+        args.data, args.logdir, stored['data'], args.data))
 
 
 def build(settings, condition_vectors):
@@ -345,9 +442,14 @@ def restore_or_initialise(session, checkpoint_path):
         restorer = v1.train.Saver(variables)
     try:
         checkpoints.restore_checkpoint(session, restorer, checkpoint_path, variables)
-        saved = checkpoints.read_data_state(checkpoint_path)
     except checkpoints.CheckpointError as error:
         raise runs.unusable_checkpoint(error, checkpoint_path)
+    try:
+        saved = checkpoints.read_data_state(checkpoint_path)
+    except checkpoints.CheckpointError as error:
+        # Only the data order is lost, not the model: go on as if it had never been saved.
+        say('%s: the data is reshuffled' % error)
+        return None
     if saved is None:
         say('no saved data order beside the checkpoint (%s): the data is reshuffled' % (
             checkpoints.dataset_state_path(checkpoint_path)))
@@ -371,27 +473,39 @@ def load_data(settings):
 
 
 def resume_data_order(data, saved, checkpoint_path):
+    """The data order saved with the checkpoint; a damaged one is treated like a missing one: a reshuffle."""
     if saved is None:
         return
+    if isinstance(saved.get('num_examples'), int) and saved['num_examples'] != len(data.labels):
+        raise UsageError('the data order saved with %s is for %d examples, but the data holds %d: train afresh '
+                         'with another --logdir' % (checkpoint_path, saved['num_examples'], len(data.labels)))
+    fresh = data.state_dict()
     try:
         data.load_state_dict(saved)
-    except (ValueError, KeyError) as error:
-        raise UsageError('the data order saved with %s does not fit the data (%s): train afresh with another '
-                         '--logdir' % (checkpoint_path, error))
+    except (ValueError, KeyError, TypeError) as error:
+        import checkpoints
+        data.load_state_dict(fresh)
+        say('%s is corrupt (%s: %s): the data is reshuffled' % (
+            checkpoints.dataset_state_path(checkpoint_path), type(error).__name__, error))
 
 
-def write_run_files(args, settings, steps, condition_vectors, new_run):
-    """The logdir, and for a new run its config.json and its copy of the condition vectors."""
+def write_run_files(args, settings, steps, condition_vectors, stored, data):
+    """The logdir; for a new run its config.json, with what identifies its data, and its copy of the condition
+    vectors; for a resumed run whose data moved, the new path in its config.json."""
     import runs
     os.makedirs(args.logdir, exist_ok=True)
-    if not new_run:
+    config_path = os.path.join(args.logdir, runs.CONFIG_NAME)
+    if stored is not None:
+        if settings['data'] != stored['data']:
+            cli.write_json_atomically(config_path, dict(stored, data=settings['data']))
         return
     if condition_vectors is not None:
         cli.write_atomically(os.path.join(args.logdir, settings['condition_vectors']),
                              lambda stream: np.save(stream, condition_vectors))
     config = dict(settings, steps=steps, epochs=args.epochs, save_every=args.save_every,
-                  summary_every=args.summary_every, sample_every=args.sample_every, log_every=args.log_every)
-    cli.write_json_atomically(os.path.join(args.logdir, runs.CONFIG_NAME), config)
+                  summary_every=args.summary_every, sample_every=args.sample_every, log_every=args.log_every,
+                  data_fingerprint=dataset_lib.fingerprint(data.images, data.labels))
+    cli.write_json_atomically(config_path, config)
 
 
 # What fit calls after each step, by job; `evaluations` is empty unless the run measures its quality.
@@ -427,9 +541,10 @@ def make_callbacks(args, settings, session, model, steps, checkpoint_path):
             session, model, summary.writer, make_evaluator, every_step=args.eval_every,
             clock=checkpoint.training_seconds if seconds_before is not None else None))
     if checkpoint_path:
-        # TensorBoard drops the steps that a killed session logged after this checkpoint.
+        # TensorBoard drops the steps that a killed session logged after this checkpoint (every event at or
+        # after the marker's step, hence + 1: the checkpoint's own step was logged and is kept).
         summary.writer.add_session_log(v1.SessionLog(status=v1.SessionLog.START), checkpoints.checkpoint_step(
-            checkpoint_path))
+            checkpoint_path) + 1)
     return Callbacks(summary, log, checkpoint, samples, evaluations)
 
 
@@ -460,9 +575,11 @@ def run(session, model, data, k_steps, steps, callbacks, logdir):
     except NonFiniteLossError:
         step = session.run(model.global_step)
         kept = callbacks.checkpoint.last_path or checkpoints.latest_checkpoint(logdir)
-        return cli.fail(PROG, 'training diverged: non-finite loss at step %d, so nothing of it was saved (%s); '
-                        'train a new run with a lower --learning-rate' % (
-                            step, 'the latest checkpoint is %s' % kept if kept else 'there is no checkpoint'), code=1)
+        if kept is None:
+            return cli.fail(PROG, 'training diverged: non-finite loss at step %d, before the first checkpoint, so '
+                            'nothing of it was saved: train again with a lower --learning-rate' % step, code=1)
+        return cli.fail(PROG, 'training diverged: non-finite loss at step %d, so nothing of it after %s was saved: '
+                        'train a new run with a lower --learning-rate and another --logdir' % (step, kept), code=1)
     except (TrainingInterrupted, KeyboardInterrupt) as interruption:
         signum = getattr(interruption, 'signum', signal.SIGINT)
         path = save_now(session, model, data, callbacks.checkpoint)
@@ -470,15 +587,26 @@ def run(session, model, data, k_steps, steps, callbacks, logdir):
             checkpoints.checkpoint_step(path), path))
         return 128 + signum
     finally:
-        close(callbacks)
+        unclosed = close(callbacks)
+    # Reached only when training ended well: an error closing the writers (a full disk) is the one to report.
+    if unclosed is not None:
+        raise unclosed
     return finish(data, step, callbacks, logdir)
 
 
 def close(callbacks):
-    callbacks.summary.close()
-    for evaluation in callbacks.evaluations:
-        if evaluation.evaluator is not None:
-            evaluation.evaluator.close()
+    """Close the event writer and the evaluators; the OSError that closing them raised, or None, so that it
+    cannot replace the error that ended training."""
+    import checkpoints
+    tf = cli.import_tensorflow_quietly()
+    failure = None
+    for closable in [callbacks.summary] + [evaluation.evaluator for evaluation in callbacks.evaluations
+                                           if evaluation.evaluator is not None]:
+        try:
+            closable.close()
+        except (OSError, RuntimeError, tf.errors.OpError) as error:
+            failure = failure or checkpoints.as_os_error(error)
+    return failure
 
 
 def finish(data, step, callbacks, logdir):
@@ -495,22 +623,30 @@ def finish(data, step, callbacks, logdir):
 
 
 def checkpoint_of_step(checkpoint, data, step):
-    """The path of the checkpoint of `step`: the last one saved if it is that step's, else saved now."""
+    """The path of the checkpoint of `step`: the last one saved if it is that step's, else saved now, where a
+    further Ctrl-C or SIGTERM cannot cut it short."""
     import checkpoints
     if checkpoint.last_path and checkpoints.checkpoint_step(checkpoint.last_path) == step:
         return checkpoint.last_path
-    return checkpoint.save(data, step)
+    with signals_ignored(signal.SIGINT, signal.SIGTERM):
+        return checkpoint.save(data, step)
 
 
 def save_now(session, model, data, checkpoint):
-    """The checkpoint of the current step, saved now unless it already is; a further Ctrl-C cannot cut it short."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if (
-        threading.current_thread() is threading.main_thread()) else None
+    """The checkpoint of the current step, saved now unless it already is."""
+    return checkpoint_of_step(checkpoint, data, session.run(model.global_step))
+
+
+@contextlib.contextmanager
+def signals_ignored(*signums):
+    # Signal handlers can only be set from the main thread; elsewhere the signals keep their handlers.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in signums} if main_thread else {}
     try:
-        return checkpoint_of_step(checkpoint, data, session.run(model.global_step))
+        yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def already_trained(logdir, step, steps):
