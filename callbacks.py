@@ -16,7 +16,6 @@ from cli import write_atomically
 
 v1 = tf.compat.v1
 
-QUALITY_RECORD_NAME = 'quality.jsonl'
 
 
 class Callback(object):
@@ -236,7 +235,7 @@ class EvaluationCallback(Callback):
     def __init__(self, session, model, writer, make_evaluator, every_step=2500, chunk=500, stream=None,
                  clock=None, record_path=None):
         stream = stream or sys.stdout
-        self.record_path = record_path or os.path.join(writer.get_logdir(), QUALITY_RECORD_NAME)
+        self.record_path = record_path or os.path.join(writer.get_logdir(), quality.QUALITY_RECORD_NAME)
         self.last_result = None
         self.evaluator = None
         conditioned = model.conditioning != 'none'

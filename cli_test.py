@@ -107,6 +107,17 @@ def error_lines(text):
     return [line for line in text.splitlines() if line.strip()]
 
 
+def errors_besides_the_data_source(text):
+    """stderr without load_dataset's line naming the source of the digits."""
+    return '\n'.join(line for line in error_lines(text) if not line.startswith('dataset:'))
+
+
+def every_file(directory):
+    """Every file under directory, hidden ones too, relative to it."""
+    return sorted(os.path.relpath(os.path.join(root, name), str(directory))
+                  for root, _, names in os.walk(str(directory)) for name in names)
+
+
 def assert_one_error_line(stderr, *words):
     lines = error_lines(stderr)
     assert len(lines) == 1, stderr
@@ -269,11 +280,14 @@ def test_kill_9_loses_only_the_steps_since_the_last_checkpoint(tmp_path, home):
         process.communicate()
     saved = checkpoint_steps(logdir)[-1]
     assert saved >= 4
+    # The killed trainer's lock file is left behind, holding its pid; its lock died with it.
+    assert (logdir / 'training.lock').read_text().strip() == str(process.pid)
     result = run_script('main.py', ['--logdir', logdir, '--steps', saved + 2, '--log-every', '1'], home, tmp_path)
     assert result.returncode == 0, result.stderr
     assert 'step %d' % saved in result.stdout
     assert sorted(log_lines(result.stdout)) == [saved + 1, saved + 2]
     assert checkpoint_steps(logdir)[-1] == saved + 2
+    assert not os.path.exists(str(logdir / 'training.lock'))
 
 
 def test_ctrl_c_saves_a_checkpoint_before_exiting(tmp_path, home):
@@ -300,6 +314,13 @@ def fresh(tmp_path):
     return tmp_path / 'new-run'
 
 
+def vectors_file(tmp_path):
+    """A usable --condition-vectors file: one row per class."""
+    path = tmp_path / 'vectors.npy'
+    np.save(str(path), np.eye(10, 4, dtype=np.float32))
+    return path
+
+
 BAD_TRAINING_INPUT = {
     'unknown dataset': (lambda run, tmp: ['--dataset', 'nmist', '--logdir', run], ['nmist']),
     'missing data path': (lambda run, tmp: ['--dataset', 'mnist', '--data', tmp / 'nowhere.npz',
@@ -320,6 +341,13 @@ BAD_TRAINING_INPUT = {
                                     ['100', '50', '--logdir']),
     'contradicting stored dataset': (lambda run, tmp: ['--logdir', run, '--dataset', 'fashion_mnist'],
                                      ['mnist_sample', 'fashion_mnist', '--logdir']),
+    'empty logdir': (lambda run, tmp: ['--logdir', '', '--steps', '1'], ['--logdir is empty']),
+    'the bundled sample with a data file': (lambda run, tmp: ['--dataset', 'mnist_sample', '--data', run / 'config.json',
+                                                               '--logdir', fresh(tmp)],
+                                             ['--dataset mnist_sample', '--data', '--dataset mnist']),
+    'condition vectors without conditioning': (lambda run, tmp: TINY_MODEL + [
+        '--conditioning', 'none', '--condition-vectors', vectors_file(tmp), '--logdir', fresh(tmp), '--steps', '1'],
+        ['--conditioning none', '--condition-vectors']),
 }
 
 
@@ -539,6 +567,8 @@ def test_unconditioned_model_ignores_the_condition_with_one_line(tmp_path, capsy
     captured = capsys.readouterr()
     assert len([line for line in error_lines(captured.err) if 'ignored' in line]) == 1
     assert np.load(str(output)).shape == (4, 28, 28)
+    # The line that says what was drawn does not contradict the warning.
+    assert 'digit 3' not in captured.out and '4 random digits' in captured.out
 
 
 # ------------------------------------------------------------------------------------ the generator API
@@ -574,6 +604,11 @@ def edit_noise_len(logdir, noise_len=50):
     """A config.json that no longer matches the checkpoints beside it."""
     config = json.loads((logdir / 'config.json').read_text())
     config['model']['noise_len'] = noise_len
+    (logdir / 'config.json').write_text(json.dumps(config))
+    return logdir
+
+
+def replace_config(logdir, config):
     (logdir / 'config.json').write_text(json.dumps(config))
     return logdir
 
@@ -623,6 +658,7 @@ BAD_GENERATE_INPUT = {
     'no checkpoint': (lambda run, tmp: remove_checkpoints(run) and [], ['no checkpoint']),
     'incompatible checkpoint': (lambda run, tmp: edit_noise_len(run) and [], ['model.ckpt-4']),
     'corrupt checkpoint': (lambda run, tmp: corrupted(run) and [], ['corrupt']),
+    'config holding a list': (lambda run, tmp: replace_config(run, [1, 2, 3]) and [], ['config.json', 'model']),
 }
 
 
@@ -695,6 +731,8 @@ def test_a_new_run_stores_the_values_its_variant_trains_with(flags):
         if name not in ('k_steps', 'steps'):
             assert model_settings[name] == value, name
     assert model_settings['learning_rate'] is not None and model_settings['diversity_weight'] is not None
+    # Resumed, it rebuilds the same model: no setting is left for the legacy values of older runs to fill.
+    assert runs.stored_model_settings(settings) == model_settings
 
 
 def test_runs_stored_before_a_setting_existed_rebuild_the_networks_they_were_trained_with():
@@ -714,3 +752,266 @@ def test_a_run_stored_before_the_mode_seeking_term_resumes_without_it():
     args = main.build_parser().parse_args(['--logdir', 'unused'])
     assert main.resolve_settings(args, stored)['model']['diversity_weight'] == 0.0
     assert main.resolve_settings(main.build_parser().parse_args([]), None)['model']['diversity_weight'] == 0.3
+
+
+# ------------------------------------------------------------------------------------ a logdir in use, full disks,
+# interruptions and damaged files: never a traceback, nothing saved lost
+
+def test_a_second_trainer_into_a_logdir_in_use_stops_at_once_with_one_line(tmp_path, home, capsys):
+    logdir = tmp_path / 'busy'
+    first = start_script('main.py', TINY_RUN + ['--logdir', logdir, '--steps', '100000'], home, tmp_path)
+    try:
+        read_until_step(first, 3)
+        config = (logdir / 'config.json').read_text()
+        # The same command again would resume the run and train it alongside the first.
+        assert main_in_process(TINY_RUN + ['--logdir', logdir, '--steps', '30']) == 2
+        line = assert_one_error_line(capsys.readouterr().err, str(logdir), 'in use', str(first.pid),
+                                     '--logdir')
+        assert line.startswith('main.py: error: ')
+        assert (logdir / 'config.json').read_text() == config
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=300)
+    finally:
+        first.kill()
+    assert first.returncode == 130
+    # The lock is freed when its trainer ends: the run resumes.
+    assert not os.path.exists(str(logdir / 'training.lock'))
+    steps = checkpoint_steps(logdir)[-1]
+    assert main_in_process(['--logdir', logdir, '--steps', steps + 1]) == 0
+    assert not os.path.exists(str(logdir / 'training.lock'))
+
+
+def test_a_lock_file_whose_process_is_gone_is_taken_over(run_copy, capsys):
+    gone = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
+    (run_copy / 'training.lock').write_text(gone.stdout)
+    assert main_in_process(['--logdir', run_copy, '--steps', '5']) == 0
+    assert checkpoint_steps(run_copy)[-1] == 5 and not os.path.exists(str(run_copy / 'training.lock'))
+
+
+def full_disk(monkeypatch, writer_fails_too=True):
+    """From now on the saver fails as on a full disk, leaving part of a data file, and so may the event writer."""
+    import tensorflow as tf
+
+    def save(self, sess, save_path, global_step=None, **kwargs):
+        partial = '%s-%d.data-00000-of-00001.tempstate8613' % (save_path, global_step)
+        with open(partial, 'wb') as stream:
+            stream.write(b'\0' * 1000)
+        raise tf.errors.ResourceExhaustedError(None, None, '%s; No space left on device' % partial)
+
+    real_close = tf.compat.v1.summary.FileWriter.close
+
+    def close(self):
+        real_close(self)
+        raise RuntimeError('events file: No space left on device')
+
+    monkeypatch.setattr(tf.compat.v1.train.Saver, 'save', save)
+    if writer_fails_too:
+        monkeypatch.setattr(tf.compat.v1.summary.FileWriter, 'close', close)
+
+
+def test_a_full_disk_is_one_line_and_the_previous_checkpoint_stays_usable(run_copy, monkeypatch, capsys):
+    import runs
+    before, files_before = snapshot(run_copy), every_file(run_copy)
+    full_disk(monkeypatch)
+    assert main_in_process(['--logdir', run_copy, '--steps', '8', '--save-every', '2']) == 1
+    line = assert_one_error_line(errors_besides_the_data_source(capsys.readouterr().err),
+                                 'no space left on the device holding %s' % run_copy, 'model.ckpt-4')
+    assert 'Traceback' not in line
+    # Nothing saved changed; the only new files are the session's events; no partial or orphan file is left.
+    after = snapshot(run_copy)
+    assert {name: after[name] for name in before} == before
+    assert all(name.startswith('events.out.tfevents.') for name in set(every_file(run_copy)) - set(files_before))
+    monkeypatch.undo()
+    generator = runs.load_generator(str(run_copy))
+    try:
+        assert generator.checkpoint_path.endswith('model.ckpt-4')
+    finally:
+        generator.close()
+
+
+def test_a_new_run_stopped_by_a_full_disk_before_its_first_checkpoint_leaves_nothing(tmp_path, monkeypatch, capsys):
+    logdir = tmp_path / 'new'
+    full_disk(monkeypatch, writer_fails_too=False)
+    assert main_in_process(TINY_MODEL + ['--logdir', logdir, '--steps', '4', '--save-every', '2']) == 1
+    assert_one_error_line(errors_besides_the_data_source(capsys.readouterr().err),
+                          'no space left on the device holding %s' % logdir, 'free some space')
+    assert not os.path.exists(str(logdir))
+
+
+def test_a_new_run_that_diverges_before_its_first_checkpoint_leaves_nothing_behind(tmp_path, capsys):
+    logdir = tmp_path / 'diverged'
+    logdir.mkdir()
+    (logdir / 'notes.txt').write_text('mine')
+    argv = TINY_MODEL + ['--logdir', logdir, '--steps', '50', '--save-every', '100', '--sample-every', '1',
+                         '--learning-rate', '1e10']
+    assert main_in_process(argv) == 1
+    line = assert_one_error_line(errors_besides_the_data_source(capsys.readouterr().err), 'non-finite',
+                                 '--learning-rate')
+    assert 'Traceback' not in line
+    assert every_file(logdir) == ['notes.txt']
+    # The fix the line advises works in the same logdir.
+    assert main_in_process(TINY_MODEL + ['--logdir', logdir, '--steps', '1', '--learning-rate', '1e-4']) == 0
+    assert json.loads((logdir / 'config.json').read_text())['model']['learning_rate'] == 1e-4
+
+
+def test_the_next_run_removes_what_an_interrupted_save_left_and_says_so(run_copy, capsys):
+    leftovers = ['model.ckpt-6.data-00000-of-00001.tempstate10417700975738257532',
+                 'model.ckpt-6.index.tempstate5114', 'model.ckpt-6.meta.tmp4f2a9c', 'checkpoint.tmp77ab',
+                 '.model.ckpt-6.dataset.json.tmp', 'model.ckpt-6.dataset.json', 'model.ckpt-6.data-00000-of-00001',
+                 '.config.json.tmp', os.path.join('samples', '.step_0000006.png.tmp')]
+    for name in leftovers:
+        (run_copy / name).write_bytes(b'\0' * 100)
+    assert main_in_process(['--logdir', run_copy, '--steps', '5']) == 0
+    out = capsys.readouterr().out
+    assert 'removed %d temporary files' % len(leftovers) in out
+    assert not set(leftovers) & set(every_file(run_copy))
+    assert checkpoint_steps(run_copy) == [2, 4, 5]
+
+
+def test_a_further_sigint_or_sigterm_cannot_cut_the_last_save_short():
+    import main
+    received = []
+    previous = {signum: signal.signal(signum, lambda number, frame: received.append(number))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    mine = {signum: signal.getsignal(signum) for signum in previous}
+
+    class Checkpoint(object):
+        last_path = None
+
+        def save(self, data, step):
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)
+            return 'logdir/model.ckpt-%d' % step
+
+    class Session(object):
+        def run(self, fetch):
+            return 7
+
+    try:
+        assert main.save_now(Session(), argparse.Namespace(global_step=None), None, Checkpoint()) == \
+            'logdir/model.ckpt-7'
+        assert received == []
+        assert {signum: signal.getsignal(signum) for signum in previous} == mine
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize('damage', ['{"num_examples": 50', '[]', '{"num_examples": 5000}'])
+def test_a_damaged_data_order_is_treated_like_a_missing_one(damage, run_copy, capsys):
+    (run_copy / 'model.ckpt-4.dataset.json').write_text(damage)
+    assert main_in_process(['--logdir', run_copy, '--steps', '5']) == 0
+    out = capsys.readouterr().out
+    assert 'model.ckpt-4.dataset.json' in out and 'corrupt' in out and 'reshuffled' in out
+    assert checkpoint_steps(run_copy)[-1] == 5
+
+
+def tiny_data_file(path, invert=False):
+    images = np.random.default_rng(0).integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    np.savez(str(path), x_train=255 - images if invert else images, y_train=np.arange(40) % 10)
+    return path
+
+
+def test_a_moved_data_file_is_accepted_at_its_new_path_and_other_data_is_not(tmp_path, capsys):
+    original = tiny_data_file(tmp_path / 'digits.npz')
+    logdir = tmp_path / 'run'
+    model = ['--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8']
+    assert main_in_process(model + ['--data', original, '--logdir', logdir, '--steps', '2']) == 0
+    moved = tmp_path / 'elsewhere' / 'digits.npz'
+    moved.parent.mkdir()
+    os.rename(str(original), str(moved))
+    capsys.readouterr()
+    before = snapshot(logdir)
+    # Where the data went missing, the line says how to point the run at it.
+    assert main_in_process(['--logdir', logdir, '--steps', '3']) == 2
+    assert_one_error_line(errors_besides_the_data_source(capsys.readouterr().err), str(original), '--data NEWPATH')
+    assert main_in_process(['--logdir', logdir, '--steps', '3', '--data', tiny_data_file(tmp_path / 'other.npz',
+                                                                                         invert=True)]) == 2
+    assert_one_error_line(errors_besides_the_data_source(capsys.readouterr().err), 'other.npz', 'other data')
+    assert snapshot(logdir) == before
+    assert main_in_process(['--logdir', logdir, '--steps', '3', '--data', moved]) == 0
+    assert str(moved) in capsys.readouterr().out
+    assert checkpoint_steps(logdir)[-1] == 3
+    assert json.loads((logdir / 'config.json').read_text())['data'] == str(moved)
+    assert main_in_process(['--logdir', logdir, '--steps', '4']) == 0   # the new path is the run's own now
+
+
+def test_a_hand_edited_config_of_the_wrong_kind_is_one_line(run_copy, capsys):
+    config = json.loads((run_copy / 'config.json').read_text())
+    (run_copy / 'config.json').write_text(json.dumps(dict(config, batch_size='big')))
+    before = snapshot(run_copy)
+    assert main_in_process(['--logdir', run_copy, '--steps', '6']) == 2
+    assert_one_error_line(capsys.readouterr().err, 'config.json', 'batch_size', 'big')
+    assert snapshot(run_copy) == before
+
+
+# ------------------------------------------------------------------------------------ generate.py at any size
+
+@pytest.mark.parametrize('extension', ['.npy', '.npz', '.png'])
+def test_generate_draws_in_chunks_and_streams_them_into_the_output(extension, trained, tmp_path, monkeypatch,
+                                                                   capsys):
+    import tracemalloc
+    import generate
+    import grids
+    import runs
+    monkeypatch.setattr(generate, 'CHUNK', 100, raising=False)
+    count = 2000
+    output = tmp_path / ('threes' + extension)
+    args = generate.build_parser().parse_args(['--logdir', str(trained.logdir), '--condition', '3', '--num',
+                                               str(count), '--output', str(output)])
+    generator = runs.load_generator(str(trained.logdir))
+    try:
+        expected = generator.sample(np.full(count, 3), seed=0)   # all at once
+        asked = []
+        sample = generator.sample
+        monkeypatch.setattr(generator, 'sample', lambda labels, **kwargs: asked.append(len(labels)) or sample(
+            labels, **kwargs))
+        tracemalloc.start()
+        try:
+            assert generate.draw(args, generator) == 0
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    finally:
+        generator.close()
+    assert max(asked) <= 100 and sum(asked) == count
+    # Memory holds a chunk, not the output: the images alone would take count * 3,136 bytes.
+    assert peak < count * 28 * 28 * 4 / 4, peak
+    unit = as_unit(expected)
+    if extension == '.npy':
+        np.testing.assert_allclose(np.load(str(output)), unit, atol=1e-6)
+    elif extension == '.npz':
+        with np.load(str(output)) as archive:
+            np.testing.assert_allclose(archive['images'], unit, atol=1e-6)
+            assert archive['labels'].tolist() == [3] * count
+    else:
+        np.testing.assert_array_equal(np.asarray(Image.open(str(output))), grids.make_grid(expected, 10))
+
+
+def test_generate_refuses_an_output_that_would_not_fit_on_the_disk(trained, tmp_path, monkeypatch, capsys):
+    usage = shutil.disk_usage(str(tmp_path))
+    monkeypatch.setattr(shutil, 'disk_usage', lambda path: usage._replace(free=10 ** 6))
+    for num in (1000, 100000000):   # 3 MB; 3.1 TB, which would not even fit in memory at once
+        output = tmp_path / 'many.npz'
+        assert generate_in_process(['--logdir', trained.logdir, '--condition', 'all', '--num', num,
+                                    '--output', output]) == 2
+        line = assert_one_error_line(capsys.readouterr().err, str(output), 'free', '--num')
+        assert 'GB' in line if num > 1000 else 'MB' in line
+        assert os.listdir(str(tmp_path)) == []
+
+
+def test_generate_refuses_a_png_too_large_for_image_programs(trained, tmp_path, capsys):
+    output = tmp_path / 'wide.png'
+    assert generate_in_process(['--logdir', trained.logdir, '--condition', 'all', '--num', '10000',
+                                '--output', output]) == 2
+    assert_one_error_line(capsys.readouterr().err, str(output), 'pixels', '.npy')
+    assert not os.path.exists(str(output))
+
+
+def test_generate_takes_extensions_in_upper_case(trained, tmp_path, capsys):
+    output = tmp_path / 'THREES.PNG'
+    assert generate_in_process(['--logdir', trained.logdir, '--condition', '3', '--num', '2', '--output', output]) == 0
+    assert Image.open(str(output)).format == 'PNG'
+    assert generate_in_process(['--logdir', trained.logdir, '--num', '1', '--output', tmp_path / 'ALL.NPZ']) == 0
+    with np.load(str(tmp_path / 'ALL.NPZ')) as archive:
+        assert archive['images'].shape == (10, 28, 28)

@@ -8,6 +8,7 @@ and one contact sheet of their grids.
 
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0]
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
+    python evaluate.py --curves RUN_DIR [RUN_DIR ...] [--output curves.png]   # quality against minutes
 """
 import argparse
 import json
@@ -28,6 +29,7 @@ from quality import NUM_CLASSES, COLLAPSE_THRESHOLD, MEMORISATION_THRESHOLD  # n
 
 PROG = 'evaluate.py'
 DEFAULT_SHEET = 'comparison.png'
+DEFAULT_CURVES = 'curves.png'
 SHEET_COLUMNS = 10            # digits per grid row; one row per class
 PANELS_PER_ROW = 4            # contact-sheet panels side by side before wrapping
 
@@ -51,6 +53,11 @@ def build_parser():
                              '(default: the first RUN_DIR; added as the first row if not among them)')
     parser.add_argument('--sheet', metavar='PATH.png',
                         help='with --compare: the contact sheet to write (default %s)' % DEFAULT_SHEET)
+    parser.add_argument('--curves', metavar='RUN_DIR', nargs='+',
+                        help='draw accuracy and FD ratio against training minutes, from the quality points each '
+                             'run wrote while training (<run>/quality.jsonl), into --output')
+    parser.add_argument('--output', metavar='PATH.png', default=None,
+                        help='with --curves: the picture to write (default %s)' % DEFAULT_CURVES)
     parser.add_argument('--num-per-class', type=at_least_two, default=1000,
                         help='generated digits per class (default 1000)')
     parser.add_argument('--json', action='store_true', help='print one JSON object instead of a table')
@@ -301,6 +308,44 @@ def compare(args):
     return 0
 
 
+def curves(args):
+    """Accuracy and FD ratio against training minutes, one line per run, side by side in one PNG."""
+    import matplotlib
+    matplotlib.use('Agg')   # no screen: draw into a file
+    from matplotlib import pyplot
+
+    output = args.output or DEFAULT_CURVES
+    if not output.lower().endswith('.png'):
+        return fail('--output %s: the curves are a PNG: name it NAME.png' % output)
+    figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.2), dpi=100)
+    for logdir in args.curves:
+        try:
+            records = [r for r in quality.read_quality_record(logdir) if r.get('training_seconds') is not None]
+        except (OSError, ValueError, KeyError) as error:
+            return fail('%s: unreadable %s (%s)' % (logdir, quality.QUALITY_RECORD_NAME, first_line(error)))
+        if not records:
+            return fail('%s has no quality points with training time in %s: train it with --eval-every N'
+                        % (logdir, quality.QUALITY_RECORD_NAME))
+        minutes = [r['training_seconds'] / 60.0 for r in records]
+        name = '%s (%s)' % (os.path.basename(os.path.normpath(logdir)), variant_name(runs.read_config(logdir) or {}))
+        left.plot(minutes, [r.get('accuracy') for r in records], marker='o', label=name)
+        right.plot(minutes, [r.get('frechet_ratio') for r in records], marker='o', label=name)
+    left.set(xlabel='training minutes', ylabel='accuracy (classified as the digit asked for)', ylim=(0, 1))
+    right.set(xlabel='training minutes', ylabel='FD / real data\'s FD (1 = real)', yscale='log')
+    for axes in (left, right):
+        axes.grid(True, alpha=0.3)
+    left.legend(fontsize=8)
+    figure.tight_layout()
+    try:
+        figure.savefig(output)
+    except OSError as error:
+        return fail('cannot write %s: %s' % (output, first_line(error)))
+    finally:
+        pyplot.close(figure)
+    print('wrote %s: quality against training minutes of %s' % (output, ', '.join(args.curves)))
+    return 0
+
+
 # ---------------------------------------------------------------- command line
 
 def fail(message):
@@ -347,6 +392,12 @@ def main(argv=None):
     for flag, value in (('--baseline', args.baseline), ('--sheet', args.sheet)):
         if value is not None and not args.compare:
             return fail('%s only goes with --compare RUN_DIR ...' % flag)
+    if args.output is not None and not args.curves:
+        return fail('--output only goes with --curves RUN_DIR ...')
+    if args.curves and args.compare:
+        return fail('--curves and --compare are two pictures: ask for one at a time')
+    if args.curves:
+        return curves(args)
     return compare(args) if args.compare else evaluate_one(args)
 
 

@@ -578,3 +578,45 @@ def test_compare_names_the_run_it_cannot_read(trained, tiny_runs, tmp_path, caps
     lines = error_lines(capsys)
     assert len(lines) == 1 and 'missing' in lines[0]
     assert not sheet.exists()
+
+
+# --- curves: quality against training minutes, from each run's quality.jsonl ------------------------
+
+def write_record(logdir, points):
+    os.makedirs(str(logdir), exist_ok=True)
+    with open(os.path.join(str(logdir), 'quality.jsonl'), 'w') as stream:
+        for step, minutes, accuracy, ratio in points:
+            stream.write(json.dumps({'step': step, 'training_seconds': 60 * minutes, 'accuracy': accuracy,
+                                     'frechet_ratio': ratio}) + '\n')
+
+
+def test_minutes_to_quality_is_read_from_the_first_point_meeting_both_targets(tmp_path):
+    write_record(tmp_path / 'run', [(500, 1.0, 0.95, 4.0), (1000, 2.0, 0.992, 2.5), (1500, 3.0, 0.991, 1.9),
+                                    (2000, 4.0, 0.999, 1.5)])
+    records = quality.read_quality_record(str(tmp_path / 'run'))
+    assert [r['step'] for r in records] == [500, 1000, 1500, 2000]
+    assert quality.minutes_to_quality(records, accuracy=0.99, frechet_ratio=2.0) == pytest.approx(3.0)
+    assert quality.minutes_to_quality(records, accuracy=0.9999, frechet_ratio=2.0) is None
+
+
+def test_a_resumed_runs_record_keeps_the_last_point_of_each_step(tmp_path):
+    write_record(tmp_path / 'run', [(500, 1.0, 0.9, 4.0), (1000, 2.0, 0.95, 3.0), (1000, 2.5, 0.96, 2.9)])
+    assert [r['accuracy'] for r in quality.read_quality_record(str(tmp_path / 'run'))] == [0.9, 0.96]
+
+
+def test_curves_draw_every_run_into_one_picture(tmp_path, capsys):
+    from PIL import Image
+    write_record(tmp_path / 'a', [(500, 1.0, 0.5, 9.0), (1000, 2.0, 0.8, 4.0)])
+    write_record(tmp_path / 'b', [(500, 3.0, 0.7, 6.0), (1000, 6.0, 0.95, 2.0)])
+    output = tmp_path / 'curves.png'
+    assert evaluate.main(['--curves', str(tmp_path / 'a'), str(tmp_path / 'b'), '--output', str(output)]) == 0
+    with Image.open(str(output)) as picture:
+        assert picture.size[0] > 600 and picture.size[1] > 300
+    assert str(output) in capsys.readouterr().out
+
+
+def test_curves_of_a_run_without_a_quality_record_is_one_line(tmp_path, capsys):
+    (tmp_path / 'empty').mkdir()
+    assert evaluate.main(['--curves', str(tmp_path / 'empty')]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'quality.jsonl' in err[0] and '--eval-every' in err[0]

@@ -47,9 +47,9 @@ class LapGANModel(model.GANBase):
     """GANBase with a pyramid of level GANs in place of one generator and one discriminator."""
 
     # A LAPGAN step trains three GANs: fewer steps keep its default run in minutes.
-    model_defaults = {'steps': 2500}
+    model_defaults = {'steps': 2500, 'level_convs': 3}
 
-    def __init__(self, noise_len=100, arch='dcgan', interpolate_conditions=False, level_convs=3, **settings):
+    def __init__(self, noise_len=100, arch='dcgan', interpolate_conditions=False, level_convs=None, **settings):
         if arch != 'dcgan' or interpolate_conditions:
             raise ValueError('--model lapgan has its own convolutional levels: it takes no --arch mlp or '
                              '--interpolate-conditions')
@@ -60,7 +60,7 @@ class LapGANModel(model.GANBase):
         self.level_noise_slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         # 3x3 convolutions with batch norm and ReLU in each level's generator before its output layer: the
         # paper's levels are small convolutional networks of their own.
-        self.level_convs = level_convs
+        self.level_convs = self.model_defaults['level_convs'] if level_convs is None else level_convs
         super().__init__(noise_len=noise_len, arch=arch, **settings)
 
     def _build_networks(self, right, wrong):
@@ -110,9 +110,12 @@ class LapGANModel(model.GANBase):
                               if self.conditioner.judges_wrong_pairs else None)
         return losses_lib.Judged(level.real_logits, level.fake_logits, level.wrong_logits,
                                  real_inputs=level.discriminator_real_input,
-                                 fake_inputs=level.discriminator_fake_input, right=right, wrong_condition=wrong,
+                                 fake_inputs=level.discriminator_fake_input, right=right,
                                  critic=discriminate,
-                                 generated=level.generated_residual, noise=level.noise)
+                                 # Diversity comes from the coarsest level: a finer level paid for varied
+                                 # residuals draws varied noise over the strokes of its coarse image.
+                                 generated=level.generated_residual if level.size == LEVEL_SIZES[0] else None,
+                                 noise=level.noise)
 
     def _generator(self, level, condition, coarse, reuse=False):
         """The base level returns pre-tanh 7x7 images; finer levels return residuals (linear output)."""

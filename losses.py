@@ -23,18 +23,17 @@ class Judged(object):
 
     `real`, `fake`, `wrong`: logits (B, 1) of (real, right label), (generated, right label) and
     (real, wrong label) - `wrong` is None when the conditioning judges no wrong pairs. For a gradient
-    penalty: `real_inputs`, `fake_inputs` (what the discriminator saw), the `right` and `wrong` condition
-    vectors (None without conditioning) and `critic(inputs, condition)`, the same discriminator applied to
-    other inputs and conditions. For the generator's extra terms: `generated` images and their `noise`
+    penalty: `real_inputs`, `fake_inputs` (what the discriminator saw), the `right` condition vectors
+    (None without conditioning) and `critic(inputs, condition)`, the same discriminator applied to other
+    inputs. For the generator's extra terms: `generated` images and their `noise`
     (the mode-seeking term) and `extra_fake_logits` (GAN-INT's generated images for blended labels, which
-    the generator also wants judged real).
+    the generator also wants judged real). Without `generated`, the generator pays no mode-seeking term.
     """
 
-    def __init__(self, real, fake, wrong=None, real_inputs=None, fake_inputs=None, right=None,
-                 wrong_condition=None, critic=None, generated=None, noise=None, extra_fake_logits=None):
+    def __init__(self, real, fake, wrong=None, real_inputs=None, fake_inputs=None, right=None, critic=None,
+                 generated=None, noise=None, extra_fake_logits=None):
         self.real, self.fake, self.wrong = real, fake, wrong
-        self.real_inputs, self.fake_inputs, self.critic = real_inputs, fake_inputs, critic
-        self.right, self.wrong_condition = right, wrong_condition
+        self.real_inputs, self.fake_inputs, self.right, self.critic = real_inputs, fake_inputs, right, critic
         self.generated, self.noise, self.extra_fake_logits = generated, noise, extra_fake_logits
 
 
@@ -88,32 +87,30 @@ def wgan_generator_loss(fake_logits):
 
 
 GRADIENT_PENALTY_WEIGHT = 10.0
+DRIFT_WEIGHT = 1e-3
 
 
 def wgan_gp_losses(judged):
     """WGAN with a gradient penalty (Gulrajani et al. 2017) in place of weight clipping: the critic's
-    gradient norm is pulled towards 1 at random points between real and generated inputs."""
+    gradient norm is pulled towards 1 at random points between real and generated images. A small drift
+    term (Karras et al. 2018) keeps its scores near 0: nothing else bounds how low it may score a real
+    image with a wrong label, since the penalty looks along images, not labels."""
     losses = wgan_losses(judged)
     penalty = gradient_penalty(judged)
+    scores = [judged.real, judged.fake] + ([judged.wrong] if judged.wrong is not None else [])
+    drift = tf.add_n([tf.reduce_mean(tf.square(score)) for score in scores]) / len(scores)
     scalars = dict(losses.scalars, gradient_penalty=penalty)
-    return Losses(losses.discriminator + GRADIENT_PENALTY_WEIGHT * penalty, losses.generator, scalars)
+    return Losses(losses.discriminator + GRADIENT_PENALTY_WEIGHT * penalty + DRIFT_WEIGHT * drift,
+                  losses.generator, scalars)
 
 
 def gradient_penalty(judged):
-    """The critic's gradient norm, pulled towards 1 at random points between real and generated inputs
-    (with the right labels) and, for matching-aware conditioning, between the right and wrong condition
-    vectors (with the real images). Penalising the gradient along the condition too keeps the critic
-    Lipschitz in the label: otherwise it could push its score for wrong labels down without bound."""
-    points = [(between(judged.real_inputs, judged.fake_inputs), judged.right)]
-    if judged.wrong is not None:
-        points.append((judged.real_inputs, between(judged.right, judged.wrong_condition)))
-    penalties = []
-    for inputs, condition in points:
-        wrt = [inputs] if condition is None else [inputs, condition]
-        gradients = tf.gradients(judged.critic(inputs, condition), wrt)
-        squares = tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, g.shape.ndims))) for g in gradients])
-        penalties.append(tf.reduce_mean(tf.square(tf.sqrt(squares + 1e-12) - 1.0)))
-    return tf.add_n(penalties) / len(penalties)
+    """(|gradient of the critic| - 1)^2 at a random point between each real and generated input, with the
+    right labels."""
+    inputs = between(judged.real_inputs, judged.fake_inputs)
+    (gradient,) = tf.gradients(judged.critic(inputs, judged.right), [inputs])
+    norm = tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=list(range(1, gradient.shape.ndims))) + 1e-12)
+    return tf.reduce_mean(tf.square(norm - 1.0))
 
 
 def between(a, b):

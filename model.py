@@ -164,7 +164,7 @@ class GANBase(object):
             if judged.extra_fake_logits is not None:
                 scalars['interpolated_generator_loss'] = self.rule.generator_loss(judged.extra_fake_logits)
                 generator_loss += scalars['interpolated_generator_loss']
-            if self.diversity_weight:
+            if self.diversity_weight and judged.generated is not None:
                 scalars['mode_seeking_loss'] = losses_lib.mode_seeking_loss(
                     judged.generated, judged.noise, self.generator_labels())
                 generator_loss += self.diversity_weight * scalars['mode_seeking_loss']
@@ -345,7 +345,7 @@ class GANModel(GANBase):
                                                 if self.conditioner.judges_wrong_pairs else None)
         judged = losses_lib.Judged(self.discriminated_real_right_logits, self.discriminated_fake_logits,
                                    self.discriminated_real_wrong_logits, real_inputs=self.discriminator_input,
-                                   fake_inputs=self.generated_image, right=right, wrong_condition=wrong,
+                                   fake_inputs=self.generated_image, right=right,
                                    critic=discriminate, generated=self.generated_image, noise=self.noise_input)
         if self.interpolate_conditions:
             # Halfway between two labels' condition vectors lies no training pair, yet D should judge G's

@@ -10,7 +10,9 @@ copying).
 """
 import copy
 import functools
+import json
 import math
+import os
 
 import numpy as np
 from scipy.spatial.distance import pdist
@@ -275,6 +277,33 @@ def headline(result):
         'min_class_share': min(result['class_shares']),
         'max_class_share': max(result['class_shares']),
     }
+
+
+QUALITY_RECORD_NAME = 'quality.jsonl'
+
+
+def read_quality_record(logdir):
+    """The quality points a run wrote while training (one JSON object a line, see EvaluationCallback), by
+    step; where a resumed run measured a step again, its last point. [] if there is none."""
+    path = os.path.join(logdir, QUALITY_RECORD_NAME)
+    by_step = {}
+    if os.path.isfile(path):
+        with open(path) as stream:
+            for line in stream:
+                if line.strip():
+                    record = json.loads(line)
+                    by_step[record['step']] = record
+    return [by_step[step] for step in sorted(by_step)]
+
+
+def minutes_to_quality(records, accuracy=0.99, frechet_ratio=2.0):
+    """Training minutes at the first point with at least `accuracy` and at most `frechet_ratio`; None if
+    no point reached both (or the run's points carry no training time)."""
+    for record in records:
+        if (record.get('training_seconds') is not None and (record.get('accuracy') or 0.0) >= accuracy
+                and (record.get('frechet_ratio') or math.inf) <= frechet_ratio):
+            return record['training_seconds'] / 60.0
+    return None
 
 
 def without_nan(value):

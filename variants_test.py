@@ -440,28 +440,28 @@ def test_lapgan_levels_draw_from_their_own_slices_of_the_noise():
         assert not np.allclose(before[2], after[2])
 
 
-def test_lapgan_levels_pay_the_mode_seeking_term_on_their_own_noise():
+def test_only_the_coarsest_lapgan_level_pays_the_mode_seeking_term():
+    """Diversity comes from the 7x7 level, on its own noise; finer levels draw residuals for a given coarse
+    image, and a term paying them for varied residuals would paint noise over the strokes."""
+    from losses import gan_generator_loss, mode_seeking_loss
     model, session = build_lapgan(diversity_weight=0.5)
     with session:
         images = np.random.default_rng(0).uniform(-1, 1, size=(16, 28, 28, 1)).astype(np.float32)
         data = GANDataset(images, np.arange(16) % 2, noise_len=100, batch_size=4, seed=0)  # pairs in every batch
         model.d_feed(data)  # the generator step draws residuals for the last real batch
         feed = model.g_feed(data)
-        from losses import gan_generator_loss
-        levels = session.run([(gan_generator_loss(level.fake_logits),
-                               model.metric_tensors['level%d_mode_seeking_loss' % level.size])
-                              for level in model.levels], feed)
-        assert all(ms > 0 for _, ms in levels)
-        total = session.run(model.generator_loss, feed)
-        assert total == pytest.approx(sum(fake + 0.5 * ms for fake, ms in levels), rel=1e-4)
-        # Each level's mode-seeking term pairs that level's residuals by that level's noise.
-        residual, noise = session.run([model.levels[1].generated_residual, model.levels[1].noise], feed)
-        from losses import mode_seeking_loss
+        assert [name for name in model.metric_tensors if name.endswith('mode_seeking_loss')] == [
+            'level7_mode_seeking_loss']
+        base = model.levels[0]
+        seeking, image, noise = session.run([model.metric_tensors['level7_mode_seeking_loss'],
+                                             base.generated_residual, base.noise], feed)
         graph = tf.Graph()
         with graph.as_default(), v1.Session(graph=graph) as alone:
-            expected = alone.run(mode_seeking_loss(tf.constant(residual), tf.constant(noise),
+            expected = alone.run(mode_seeking_loss(tf.constant(image), tf.constant(noise),
                                                    tf.constant(feed[model.right_condition_input])))
-        assert levels[1][1] == pytest.approx(expected, rel=1e-4)
+        assert seeking > 0 and seeking == pytest.approx(expected, rel=1e-4)
+        fakes = session.run([gan_generator_loss(level.fake_logits) for level in model.levels], feed)
+        assert session.run(model.generator_loss, feed) == pytest.approx(sum(fakes) + 0.5 * seeking, rel=1e-4)
 
 
 def test_lapgan_fit_trains_every_level():
