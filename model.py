@@ -39,7 +39,7 @@ PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discr
 
 
 # Settings every variant starts from, unless one of its parts sets its own (GANBase.variant_defaults).
-FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False}
+FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False, 'augment': ''}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -66,7 +66,8 @@ class GANBase(object):
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
                  g_dim=64, d_dim=64, condition_units=32, d_condition_maps=32, learning_rate=None,
                  d_learning_rate=None, beta1=None, clip=0.01, condition_vectors=None, interpolate_conditions=False,
-                 minibatch_stddev=True, projection=True, diversity_weight=None, concat_every_layer=None, seed=None):
+                 minibatch_stddev=True, projection=True, diversity_weight=None, concat_every_layer=None, augment=None,
+                 seed=None):
         for name, value, table in (('conditioning', conditioning, CONDITIONINGS),
                                    ('arch', arch, ARCHITECTURES), ('loss', loss, LOSSES)):
             if value not in table:
@@ -83,6 +84,8 @@ class GANBase(object):
         self.minibatch_stddev, self.projection = minibatch_stddev, projection
         self.diversity_weight = defaults['diversity_weight'] if diversity_weight is None else diversity_weight
         self.interpolate_conditions = interpolate_conditions
+        # Differentiable augmentation of every image the discriminator sees (ops.diff_augment), e.g. 'translation'.
+        self.augment = defaults['augment'] if augment is None else augment
         self.rule = losses_lib.RULES[loss]
         self.clip = clip if self.rule.clip is not None else None
         self.concat_every_layer = (defaults['concat_every_layer'] if concat_every_layer is None
@@ -336,7 +339,8 @@ class GANModel(GANBase):
 
         def discriminate(images, condition, reuse=True):
             with v1.variable_scope('discriminator', reuse=reuse):
-                return discriminator(images, condition, self.conditioner, self.settings)
+                return discriminator(ops.diff_augment(images, self.augment), condition, self.conditioner,
+                                     self.settings)
 
         self.generated_image = generate(right, reuse=False)
         self.discriminated_real_right_logits = discriminate(self.discriminator_input, right, reuse=False)

@@ -333,3 +333,20 @@ def test_training_in_bfloat16_keeps_float32_weights_and_learns():
         after = values(session, model.generator_variables)
         assert all(changed(before, after)) and all(a.dtype == np.float32 for a in after)
         assert all(np.isfinite(v) for v in model.last_metrics.values())
+
+
+def test_the_discriminator_can_see_every_image_through_a_differentiable_augmentation():
+    feed_images = np.random.default_rng(0).uniform(-1, 1, size=(8, 28, 28, 1))
+    outputs = []
+    for augment in ('', 'translation,cutout'):
+        model, session = build(noise_len=100, seed=1, g_dim=8, d_dim=8, augment=augment)
+        with session:
+            feed = {model.discriminator_input: feed_images, model.right_condition_input: np.arange(8) % 10}
+            outputs.append([session.run(model.discriminated_real_right_logits, feed) for _ in range(2)])
+            # The generator still learns through it.
+            before = values(session, model.generator_variables)
+            model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=1)
+            assert all(changed(before, values(session, model.generator_variables)))
+    plain, augmented = outputs
+    np.testing.assert_array_equal(plain[0], plain[1])
+    assert not np.allclose(augmented[0], augmented[1])

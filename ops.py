@@ -117,6 +117,42 @@ def no_new_update_ops():
         del updates[kept:]
 
 
+def random_translation(images, max_shift, fill=-1.0):
+    """Each (B, H, W, C) image moved by its own random whole-pixel shift of up to max_shift in each
+    direction, the uncovered border filled with `fill` (the background); gradients flow back to the pixels."""
+    _, height, width, _ = images.shape
+    count = tf.shape(images)[0]
+    padded = tf.pad(images, [[0, 0], [max_shift, max_shift], [max_shift, max_shift], [0, 0]],
+                     constant_values=fill)
+    offsets = v1.random_uniform(tf.stack([count, 2]), 0, 2 * max_shift + 1, dtype=tf.int32)
+    rows = offsets[:, :1] + tf.range(height)[None]
+    cols = offsets[:, 1:] + tf.range(width)[None]
+    return tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+
+
+def random_cutout(images, size, fill=-1.0):
+    """Each image with one size x size square, centred at a random pixel, set to `fill`."""
+    _, height, width, _ = images.shape
+    count = tf.shape(images)[0]
+    centres = v1.random_uniform(tf.stack([count, 2]), 0, 1) * tf.constant([height, width], tf.float32)
+    rows = tf.abs(tf.range(height, dtype=tf.float32)[None] + 0.5 - centres[:, :1]) <= size / 2   # (B, H)
+    cols = tf.abs(tf.range(width, dtype=tf.float32)[None] + 0.5 - centres[:, 1:]) <= size / 2    # (B, W)
+    mask = tf.cast(rows[:, :, None] & cols[:, None, :], images.dtype)[..., None]
+    return images * (1.0 - mask) + fill * mask
+
+
+AUGMENTATIONS = {'translation': lambda images: random_translation(images, 2),
+                 'cutout': lambda images: random_cutout(images, 7)}
+
+
+def diff_augment(images, policy):
+    """Differentiable augmentation (Zhao et al. 2020): the policy's transforms, e.g. 'translation,cutout',
+    applied to every image the discriminator sees, real and generated alike; '' leaves them as they are."""
+    for name in filter(None, policy.split(',')):
+        images = AUGMENTATIONS[name](images)
+    return images
+
+
 def lrelu(x, alpha=0.2):
     return tf.nn.leaky_relu(x, alpha)
 

@@ -39,3 +39,40 @@ def test_no_new_update_ops_keeps_batch_norm_statistics_moving_once():
         with ops.no_new_update_ops(), v1.variable_scope('', reuse=True):
             ops.batch_norm(x, tf.constant(True), 'bn')
         assert before == 2 and len(v1.get_collection(v1.GraphKeys.UPDATE_OPS)) == before
+
+
+def run(fetch):
+    with v1.Session() as session:
+        return session.run(fetch)
+
+
+def test_translation_shifts_each_image_whole_and_fills_with_background():
+    graph = tf.Graph()
+    with graph.as_default():
+        images = np.full((64, 28, 28, 1), -1.0, np.float32)
+        images[:, 10:18, 10:18] = 1.0          # a bright square in the middle of every image
+        shifted = run(ops.random_translation(tf.constant(images), 3))
+    for image in shifted[..., 0]:
+        rows, cols = np.nonzero(image > 0)
+        assert len(rows) == 64                 # the square is moved, never cut
+        assert 7 <= rows.min() <= 13 and 7 <= cols.min() <= 13
+        assert set(np.unique(image)) <= {-1.0, 1.0}
+    offsets = {(np.nonzero(i[..., 0] > 0)[0].min(), np.nonzero(i[..., 0] > 0)[1].min()) for i in shifted}
+    assert len(offsets) > 10                   # each image its own shift
+
+
+def test_translation_passes_gradients_back_to_the_image():
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.constant(np.random.default_rng(0).normal(size=(4, 28, 28, 1)).astype(np.float32))
+        (gradient,) = tf.gradients(tf.reduce_sum(ops.random_translation(images, 2)), [images])
+        values = run(gradient)
+    assert values.shape == (4, 28, 28, 1) and values.max() == 1.0 and values.min() == 0.0
+
+
+def test_cutout_blanks_one_square_per_image():
+    graph = tf.Graph()
+    with graph.as_default():
+        cut = run(ops.random_cutout(tf.ones((16, 28, 28, 1)), 7))
+    for image in cut[..., 0]:
+        assert (image == -1.0).sum() <= 49 and (image == -1.0).sum() >= 7   # a 7x7 square, maybe at the edge
