@@ -11,10 +11,15 @@ In code, runs.load_generator(logdir) gives the generator these pictures are draw
 """
 import argparse
 import collections
+import errno
 import glob
+import io
 import os
 import re
+import shutil
 import sys
+import tempfile
+import zipfile
 
 import numpy as np
 
@@ -30,9 +35,19 @@ GRID_COLUMNS = 10
 
 # ---------------------------------------------------------------- pictures and arrays
 
-def interpolation_vectors(table, first, last, steps):
-    """Condition vectors blending digit `first` into digit `last` in `steps` even steps."""
-    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+def blend_weights(steps, start=0, stop=None):
+    """np.linspace(0, 1, steps, dtype=float32)[start:stop], without the whole of it."""
+    stop = steps if stop is None else stop
+    weights = np.arange(start, stop, dtype=np.float64) * (1.0 / max(steps - 1, 1))
+    if stop == steps and steps > 1:
+        weights[-1] = 1.0
+    return weights.astype(np.float32)
+
+
+def interpolation_vectors(table, first, last, steps, start=0, stop=None):
+    """Condition vectors blending digit `first` into digit `last` in `steps` even steps (those from start to
+    stop), and their weights."""
+    weights = blend_weights(steps, start, stop)[:, None]
     return (1.0 - weights) * table[first] + weights * table[last], weights[:, 0]
 
 
@@ -61,32 +76,139 @@ def file_slug(name):
     return re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')
 
 
-def noise_walk(noise_len, steps, seed):
-    """Noise moving from one random point to another along the great circle, where Gaussian noise lives."""
-    start, end = runs.draw_noise(2, noise_len, seed).astype(np.float64)
-    cosine = np.dot(start, end) / (np.linalg.norm(start) * np.linalg.norm(end))
+def noise_walk(noise_len, steps, seed, start=0, stop=None):
+    """Noise moving from one random point to another along the great circle, where Gaussian noise lives (the
+    rows from start to stop of `steps`)."""
+    begin, end = runs.draw_noise(2, noise_len, seed).astype(np.float64)
+    cosine = np.dot(begin, end) / (np.linalg.norm(begin) * np.linalg.norm(end))
     angle = np.arccos(np.clip(cosine, -1.0, 1.0))
     rows = []
-    for t in np.linspace(0.0, 1.0, steps):
+    for t in blend_weights(steps, start, stop).astype(np.float64):
         if np.sin(angle) < 1e-6:
-            rows.append((1.0 - t) * start + t * end)
+            rows.append((1.0 - t) * begin + t * end)
         else:
-            rows.append((np.sin((1.0 - t) * angle) * start + np.sin(t * angle) * end) / np.sin(angle))
+            rows.append((np.sin((1.0 - t) * angle) * begin + np.sin(t * angle) * end) / np.sin(angle))
     return np.asarray(rows, np.float32)
 
 
-def write_images(path, images, labels, columns, extra=None, row_labels=None):
-    """.png: a grid (rows named by `row_labels`, if given); .npy: images (N, 28, 28) in [0, 1]; .npz: those
-    images, the labels and `extra` arrays."""
+# ---------------------------------------------------------------- output files, written a chunk at a time
+
+# Images drawn at once: what generate.py holds in memory, whatever --num asks for.
+CHUNK = 500
+IMAGE_BYTES = 28 * 28 * 4   # one image of a .npy or .npz output: float32 28x28
+LABEL_TYPE = (np.int64, ())
+
+
+def extension_of(path):
+    return os.path.splitext(path)[1].lower()
+
+
+def picture_chunks(picture):
+    """(images, labels, extra arrays) of the picture, CHUNK images at a time, in order."""
+    for start in range(0, picture.count, CHUNK):
+        yield picture.draw(start, min(start + CHUNK, picture.count))
+
+
+def unit_images(images):
+    """Images in [-1, 1] (N, 28, 28, 1) as an output file holds them: float32 (N, 28, 28) in [0, 1]."""
+    return ((np.asarray(images, np.float32)[..., 0] + 1.0) / 2.0).clip(0.0, 1.0)
+
+
+def npy_header(dtype, shape):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {'descr': np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                  'fortran_order': False, 'shape': tuple(shape)})
+    return header.getvalue()
+
+
+def write_npy(stream, picture):
+    stream.write(npy_header(np.float32, (picture.count, 28, 28)))
+    for images, _, _ in picture_chunks(picture):
+        stream.write(unit_images(images).tobytes())
+
+
+def write_npz(stream, picture, directory):
+    """What numpy.savez writes: images.npy, labels.npy and the picture's extra arrays, uncompressed in a zip.
+
+    A zip is written one member at a time, so the small arrays wait in nameless temporary files beside the
+    output (gone however the process ends) while the images stream into theirs."""
+    arrays = dict(labels=LABEL_TYPE, **picture.extras)
+    waiting = {name: tempfile.TemporaryFile(dir=directory) for name in arrays}
+    try:
+        with zipfile.ZipFile(stream, 'w', zipfile.ZIP_STORED, allowZip64=True) as archive:
+            with archive.open('images.npy', 'w', force_zip64=True) as member:
+                member.write(npy_header(np.float32, (picture.count, 28, 28)))
+                for images, labels, extra in picture_chunks(picture):
+                    member.write(unit_images(images).tobytes())
+                    for name, array in dict(extra, labels=labels).items():
+                        waiting[name].write(np.ascontiguousarray(array, arrays[name][0]).tobytes())
+            for name, (dtype, shape) in arrays.items():
+                waiting[name].seek(0)
+                with archive.open(name + '.npy', 'w', force_zip64=True) as member:
+                    member.write(npy_header(dtype, (picture.count,) + shape))
+                    shutil.copyfileobj(waiting[name], member)
+    finally:
+        for spill in waiting.values():
+            spill.close()
+
+
+def write_picture(path, picture):
+    """.png: a grid (rows named by the picture's row_labels); .npy: the images (N, 28, 28) in [0, 1]; .npz: those
+    images, the labels and the picture's extra arrays. Written through a temporary file, a chunk at a time."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    if path.endswith('.png'):
-        return grids.save_png(path, grids.make_grid(images, columns, row_labels=row_labels))
-    unit = ((np.asarray(images, np.float32)[..., 0] + 1.0) / 2.0).clip(0.0, 1.0)
-    if path.endswith('.npy'):
-        return cli.write_atomically(path, lambda stream: np.save(stream, unit))
-    return cli.write_atomically(path, lambda stream: np.savez(stream, images=unit, labels=np.asarray(labels, np.int64),
-                                                              **(extra or {})))
+    if extension_of(path) == '.png':
+        height, width = grids.grid_size(picture.count, picture.columns, row_labels=picture.row_labels)
+        bands = grids.grid_bands((images for images, _, _ in picture_chunks(picture)), picture.columns,
+                                 row_labels=picture.row_labels)
+        return cli.write_atomically(path, lambda stream: grids.write_png(stream, bands, height, width))
+    if extension_of(path) == '.npy':
+        return cli.write_atomically(path, lambda stream: write_npy(stream, picture))
+    return cli.write_atomically(path, lambda stream: write_npz(stream, picture, directory))
+
+
+def output_bytes(path, picture):
+    """At most how many bytes the output takes on disk while it is written."""
+    if extension_of(path) == '.png':
+        height, width = grids.grid_size(picture.count, picture.columns, row_labels=picture.row_labels)
+        return height * (width + 1) * 101 // 100 + 4096   # never more than the raw pixels, and zlib's margin
+    images = picture.count * IMAGE_BYTES + 4096
+    if extension_of(path) == '.npy':
+        return images
+    beside = sum(np.dtype(dtype).itemsize * int(np.prod(shape)) for dtype, shape in
+                 dict(labels=LABEL_TYPE, **picture.extras).values())
+    return images + 2 * picture.count * beside   # the small arrays wait in temporary files, then join the zip
+
+
+def output_problem(path, picture):
+    """Why the output of `picture` cannot be written to path (too large a PNG, or too little space), or None."""
+    if extension_of(path) == '.png':
+        height, width = grids.grid_size(picture.count, picture.columns, row_labels=picture.row_labels)
+        if height * width > grids.MAX_PIXELS:
+            return ('--output %s: a grid of %d digits would be %dx%d pixels, more than image programs open (%d '
+                    'pixels): ask for fewer with --num, or write .npy or .npz' % (
+                        path, picture.count, width, height, grids.MAX_PIXELS))
+    folder = existing_folder(path)
+    needed, free = output_bytes(path, picture), shutil.disk_usage(folder).free
+    if needed > free:
+        return ('--output %s would take %s, but the device holding %s has only %s free: ask for fewer digits with '
+                '--num, or choose another --output' % (path, size_text(needed), folder, size_text(free)))
+    return None
+
+
+def size_text(count):
+    for unit in ('bytes', 'KB', 'MB', 'GB'):
+        if count < 1000 or unit == 'GB':
+            return ('%d %s' if unit == 'bytes' else '%.1f %s') % (count, unit)
+        count /= 1000.0
+
+
+def existing_folder(path):
+    """The nearest folder of path that exists (the output's own folder may be made only later)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while folder != os.path.dirname(folder) and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return folder
 
 
 # ---------------------------------------------------------------- command line
@@ -139,7 +261,7 @@ def main(argv=None):
     if args.gif:
         return make_gif(args)
 
-    if args.output is not None and not args.output.endswith(OUTPUT_EXTENSIONS):
+    if args.output is not None and extension_of(args.output) not in OUTPUT_EXTENSIONS:
         return cli.fail(PROG, '--output %s: unknown extension %r: use .png (a grid), .npy or .npz (arrays)'
                         % (args.output, os.path.splitext(args.output)[1]))
     try:
@@ -176,18 +298,24 @@ def check_digits(args, num_classes, config):
     return None
 
 
-# What a mode of generate.py draws: the images with their labels, the grid's columns, the default file name,
-# what the printed line says about it, and for .npz the arrays beside the images.
-Picture = collections.namedtuple('Picture', 'images labels columns name description extra row_labels')
+# What a mode of generate.py draws: `count` images, made a chunk at a time by draw(start, stop) -> (images, labels,
+# {name: array} of the picture's other arrays for .npz, a row per image), called for consecutive chunks in order;
+# the dtype and row shape of those other arrays; the grid's columns; the default file name; what the printed line
+# says about it; the names beside the grid's rows.
+Picture = collections.namedtuple('Picture', 'count draw extras columns name description row_labels')
 
 
 def interpolation_picture(args, generator):
     first, last = args.interpolate
-    vectors, weights = interpolation_vectors(generator.condition_table, first, last, args.num)
-    noise = np.repeat(runs.draw_noise(1, generator.noise_len, args.seed), args.num, axis=0)
-    return Picture(generator.sample_conditions(vectors, noise=noise), np.where(weights < 0.5, first, last),
-                   args.num, 'generated_%d_to_%d' % (first, last), '%d steps from %d to %d' % (args.num, first, last),
-                   {'weights': weights}, None)
+    noise = runs.draw_noise(1, generator.noise_len, args.seed)
+
+    def draw(start, stop):
+        vectors, weights = interpolation_vectors(generator.condition_table, first, last, args.num, start, stop)
+        images = generator.sample_conditions(vectors, noise=np.repeat(noise, stop - start, axis=0))
+        return images, np.where(weights < 0.5, first, last), {'weights': weights}
+
+    return Picture(args.num, draw, {'weights': (np.float32, ())}, args.num, 'generated_%d_to_%d' % (first, last),
+                   '%d steps from %d to %d' % (args.num, first, last), None)
 
 
 def arithmetic_picture(args, generator):
@@ -196,28 +324,40 @@ def arithmetic_picture(args, generator):
     labels = np.full(len(noise), digit, np.int64)
     description = ('z arithmetic%s: rows A, B, C (three samples, then their mean noise), last row mean A - mean B '
                    '+ mean C and three neighbours' % (' of class %d' % digit if generator.conditioned else ''))
-    return Picture(generator.sample(labels, noise=noise), labels, 4, 'generated_arithmetic', description,
-                   {'noise': noise}, None)
+
+    def draw(start, stop):
+        return (generator.sample(labels[start:stop], noise=noise[start:stop]), labels[start:stop],
+                {'noise': noise[start:stop]})
+
+    return Picture(len(noise), draw, {'noise': (np.float32, (generator.noise_len,))}, 4, 'generated_arithmetic',
+                   description, None)
 
 
 def noise_walk_picture(args, generator):
     digit = args.condition if generator.conditioned else 0
-    labels = np.full(args.num, digit, np.int64)
-    return Picture(generator.sample(labels, noise=noise_walk(generator.noise_len, args.num, args.seed)), labels,
-                   args.num, 'generated_%s_noise_walk' % (digit if generator.conditioned else 'random'),
-                   '%d steps of a noise walk' % args.num, None, None)
+
+    def draw(start, stop):
+        labels = np.full(stop - start, digit, np.int64)
+        return generator.sample(labels, noise=noise_walk(generator.noise_len, args.num, args.seed, start, stop)), \
+            labels, {}
+
+    return Picture(args.num, draw, {}, args.num,
+                   'generated_%s_noise_walk' % (digit if generator.conditioned else 'random'),
+                   '%d steps of a noise walk' % args.num, None)
 
 
 def grid_picture(args, generator):
     condition = 'all' if args.condition is None else args.condition
-    digits = list(range(generator.num_classes)) if condition == 'all' else [condition]
-    labels = np.repeat(np.asarray(digits, np.int64), args.num)
+    digits = np.asarray(list(range(generator.num_classes)) if condition == 'all' else [condition], np.int64)
     columns = args.num if condition == 'all' else min(args.num, GRID_COLUMNS)
     name, row_labels = 'generated_%s' % condition, None
     description = ('%d of each digit 0..%d' % (args.num, generator.num_classes - 1) if condition == 'all'
                    else '%d of digit %d' % (args.num, condition))
     names = class_names_of(generator)
-    if generator.conditioned and names != [str(i) for i in range(len(names))]:
+    if not generator.conditioned:
+        name, description = 'generated_random', '%d random digits (the model draws no particular one)' % (
+            len(digits) * args.num)
+    elif names != [str(i) for i in range(len(names))]:
         # Classes that are not digits are named in the file name or, for a grid of all, beside the
         # rows and in the printed legend.
         if condition == 'all':
@@ -227,7 +367,21 @@ def grid_picture(args, generator):
         else:
             name = 'generated_%d_%s' % (condition, file_slug(names[condition]))
             description = '%d of class %d (%s)' % (args.num, condition, names[condition])
-    return Picture(generator.sample(labels, seed=args.seed), labels, columns, name, description, None, row_labels)
+    noise = runs.noise_source(generator.noise_len, args.seed)
+
+    def draw(start, stop):
+        labels = digits[np.arange(start, stop) // args.num]
+        return generator.sample(labels, noise=noise(stop - start)), labels, {}
+
+    return Picture(len(digits) * args.num, draw, {}, columns, name, description, row_labels)
+
+
+def unlabelled(picture):
+    """The picture of an unconditioned model, whose images are of no particular digit: labels -1."""
+    def draw(start, stop):
+        images, labels, extra = picture.draw(start, stop)
+        return images, np.full(len(labels), -1, np.int64), extra
+    return picture._replace(draw=draw)
 
 
 def draw(args, generator):
@@ -237,13 +391,18 @@ def draw(args, generator):
     make = (interpolation_picture if args.interpolate else arithmetic_picture if args.arithmetic
             else noise_walk_picture if args.vary_noise else grid_picture)
     picture = make(args, generator)
-    labels = picture.labels
     if not generator.conditioned:
-        labels = np.full(len(picture.images), -1, np.int64)   # an unconditioned model draws no particular digit
+        picture = unlabelled(picture)
     output = args.output or os.path.join(args.logdir, picture.name + '.png')
+    problem = output_problem(output, picture)
+    if problem:
+        return cli.fail(PROG, problem)
     try:
-        write_images(output, picture.images, labels, picture.columns, picture.extra, picture.row_labels)
+        write_picture(output, picture)
     except OSError as error:
+        if error.errno == errno.ENOSPC:
+            return cli.fail(PROG, cli.unwritable(existing_folder(output), error,
+                                                 'free some space or choose another --output'))
         return cli.fail(PROG, 'cannot write %s (%s): choose another --output' % (output, why_unwritable(output, error)))
     print('wrote %s: %s, seed %d' % (output, picture.description, args.seed))
     return 0
@@ -251,9 +410,7 @@ def draw(args, generator):
 
 def why_unwritable(path, error):
     """A file where a folder of the path should be is the usual cause; else the system's reason."""
-    folder = os.path.dirname(os.path.abspath(path))
-    while folder != os.path.dirname(folder) and not os.path.exists(folder):
-        folder = os.path.dirname(folder)
+    folder = existing_folder(path)
     if not os.path.isdir(folder):
         return '%s is a file, not a folder' % folder
     return error.strerror or str(error)
@@ -261,7 +418,7 @@ def why_unwritable(path, error):
 
 def make_gif(args):
     output = args.output or os.path.join(args.logdir, 'progress.gif')
-    if not output.endswith('.gif'):
+    if extension_of(output) != '.gif':
         return cli.fail(PROG, '--gif writes a GIF: give --output a .gif name, not %s' % output)
     frames = sorted(glob.glob(os.path.join(glob.escape(args.logdir), 'samples', '*.png')))
     if not frames:

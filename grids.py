@@ -13,6 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 import cli
 
 FRAME_GREY = 128
+# The largest picture PIL opens without a warning (it refuses twice as many pixels): a larger grid is of no use.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 

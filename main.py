@@ -6,7 +6,8 @@
 
 A new logdir gets config.json (the model and data settings), TensorBoard events, checkpoints and sample
 grids. Running again with the same logdir resumes from its latest checkpoint with the model rebuilt from
-config.json. Ctrl-C saves a checkpoint before stopping.
+config.json. Ctrl-C saves a checkpoint before stopping. One process trains a logdir at a time: while it does,
+<logdir>/training.lock holds its pid.
 """
 import collections
 import contextlib
