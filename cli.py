@@ -100,6 +100,14 @@ def non_negative_float(text):
     return _number(text, float, 0.0, '0 or a positive number')
 
 
+def fraction(text):
+    """A number from 0 to 1."""
+    value = _number(text, float, 0.0, 'a number from 0 to 1')
+    if value > 1.0:
+        raise argparse.ArgumentTypeError('must be a number from 0 to 1, got %s' % text)
+    return value
+
+
 def seed(text):
     return _number(text, int, 0, 'a whole number from 0 to %d' % HIGHEST_SEED, highest=HIGHEST_SEED)
 

@@ -6,6 +6,7 @@
     python generate.py --condition 4 --vary-noise           # one digit, noise walked between two points
     python generate.py --gif                                # <logdir>/samples/*.png -> <logdir>/progress.gif
     python generate.py --arithmetic --condition 4           # z arithmetic: mean(A) - mean(B) + mean(C)
+    python generate.py --pyramid --num 3                    # a LAPGAN's 7x7, 14x14 and 28x28 stages side by side
 
 In code, runs.load_generator(logdir) gives the generator these pictures are drawn with.
 """
@@ -248,6 +249,9 @@ def build_parser():
                       help='one row of the --condition digit with the noise walked between two points')
     mode.add_argument('--gif', action='store_true',
                       help='turn the training sample grids <logdir>/samples/*.png into <logdir>/progress.gif')
+    mode.add_argument('--pyramid', action='store_true',
+                      help='a LAPGAN run\'s stages: each of --num samples per digit (or of the --condition digit) '
+                           'as its 7x7, 14x14 and 28x28 images side by side, enlarged to the same size')
     mode.add_argument('--arithmetic', action='store_true',
                       help='DCGAN z arithmetic for the --condition class (default 0): rows A, B, C of three samples '
                            'and the image of their mean noise, then mean A - mean B + mean C and three neighbours')
@@ -376,6 +380,30 @@ def grid_picture(args, generator):
     return Picture(len(digits) * args.num, draw, {}, columns, name, description, row_labels)
 
 
+def pyramid_picture(args, generator):
+    """Each sample's stages, coarse to fine, in consecutive cells of a row; a row per digit."""
+    condition = 'all' if args.condition is None else args.condition
+    digits = np.asarray(list(range(generator.num_classes)) if condition == 'all' else [condition], np.int64)
+    stages = generator.stages
+    noise = runs.draw_noise(len(digits) * args.num, generator.noise_len, args.seed)
+    labels = np.repeat(digits, args.num)
+
+    def draw(start, stop):
+        first, last = start // stages, (stop - 1) // stages + 1      # the samples these cells belong to
+        drawn = generator.sample_stages(labels[first:last], noise[first:last])
+        size = drawn[-1].shape[1]
+        cells = np.stack([stage.repeat(size // stage.shape[1], 1).repeat(size // stage.shape[2], 2)
+                          for stage in drawn], axis=1).reshape((-1,) + drawn[-1].shape[1:])
+        offset = start - first * stages
+        return cells[offset:offset + stop - start], np.repeat(labels[first:last], stages)[
+            offset:offset + stop - start], {}
+
+    sizes = ' / '.join('%dx%d' % (28 >> (stages - 1 - i), 28 >> (stages - 1 - i)) for i in range(stages))
+    return Picture(len(labels) * stages, draw, {}, args.num * stages, 'generated_%s_pyramid' % condition,
+                   '%d samples of %s, each as its %s stages' % (
+                       args.num, 'each digit' if condition == 'all' else 'digit %d' % condition, sizes), None)
+
+
 def unlabelled(picture):
     """The picture of an unconditioned model, whose images are of no particular digit: labels -1."""
     def draw(start, stop):
@@ -388,8 +416,11 @@ def draw(args, generator):
     if not generator.conditioned and args.condition is not None:
         print('%s: %s was trained with --conditioning none: --condition is ignored, the digits are random'
               % (PROG, args.logdir), file=sys.stderr)
+    if args.pyramid and generator.stages == 1:
+        return cli.fail(PROG, '--pyramid shows the stages of a Laplacian pyramid, and %s holds a single-scale '
+                              'model: train one with python main.py --model lapgan' % args.logdir)
     make = (interpolation_picture if args.interpolate else arithmetic_picture if args.arithmetic
-            else noise_walk_picture if args.vary_noise else grid_picture)
+            else noise_walk_picture if args.vary_noise else pyramid_picture if args.pyramid else grid_picture)
     picture = make(args, generator)
     if not generator.conditioned:
         picture = unlabelled(picture)

@@ -38,8 +38,10 @@ PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discr
               'p_real', 'p_fake', 'p_wrong')
 
 
-# Settings every variant starts from, unless one of its parts sets its own (GANBase.variant_defaults).
-FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False, 'augment': ''}
+# Settings every variant starts from, unless one of its parts sets its own (GANBase.variant_defaults). The
+# learning rates fall to 0 over the second half of a run: measured on the MLP at 10,000 steps, FD 13.1 -> 10.8
+# and the speckle gone from its grid.
+FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False, 'augment': '', 'lr_decay': 0.5}
 
 
 class NonFiniteLossError(RuntimeError):

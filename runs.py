@@ -203,6 +203,18 @@ class Generator(object):
         noise = self._noise(len(labels), seed, noise)
         return self._run({self._model.noise_input: noise, self._model.right_condition_input: labels})
 
+    @property
+    def stages(self):
+        """How many images one sample is drawn through: 3 for a LAPGAN (7x7, 14x14, 28x28), else 1."""
+        return len(getattr(self._model, 'sampled_pyramid', [None]))
+
+    def sample_stages(self, labels, noise):
+        """The stages of each sample, coarse to fine: a list of float32 (N, size, size, 1) in [-1, 1]."""
+        feed = {self._model.noise_input: np.asarray(noise, np.float32),
+                self._model.right_condition_input: np.asarray(labels, np.int64).reshape(-1)}
+        stages = getattr(self._model, 'sampled_pyramid', [self._model.generated_image])
+        return [stage.astype(np.float32) for stage in self._session.run(stages, feed)]
+
     def sample_conditions(self, vectors, seed=None, noise=None):
         """Images for condition vectors (N, num_classes): rows of condition_table, or blends of them."""
         if self._condition_vectors is None:

@@ -498,6 +498,28 @@ def test_lapgan_trains_checkpoints_resumes_and_draws(tmp_path, capsys):
     assert json.loads((logdir / 'config.json').read_text())['model_type'] == 'lapgan'
     assert generate(['--logdir', logdir, '--condition', '3', '--num', '3']) == 0
     assert os.path.exists(str(logdir / 'generated_3.png'))
+    # --pyramid: each sample as its 7x7, 14x14 and 28x28 stages, enlarged side by side; the last is the image.
+    output = tmp_path / 'pyramid.npz'
+    assert generate(['--logdir', logdir, '--pyramid', '--num', '2', '--output', output]) == 0
+    cells, labels = np.load(str(output))['images'], np.load(str(output))['labels']
+    assert cells.shape == (10 * 2 * 3, 28, 28) and list(labels[:6]) == [0] * 6 and labels[-1] == 9
+    coarse, middle, fine = cells[0], cells[1], cells[2]
+    assert np.array_equal(coarse, coarse[::4, ::4].repeat(4, 0).repeat(4, 1))
+    assert np.array_equal(middle, middle[::2, ::2].repeat(2, 0).repeat(2, 1))
+    import runs
+    with runs.load_generator(str(logdir)) as generator:
+        drawn = generator.sample([0], noise=runs.draw_noise(20, generator.noise_len, 0)[:1])
+    np.testing.assert_allclose(fine, ((drawn[0, ..., 0] + 1) / 2).clip(0, 1), atol=1e-5)
+    assert generate(['--logdir', logdir, '--pyramid']) == 0
+    assert os.path.exists(str(logdir / 'generated_all_pyramid.png'))
+
+
+def test_pyramid_of_a_single_scale_run_is_one_line(tmp_path, capsys):
+    logdir = tmp_path / 'run'
+    assert main(TINY + ['--logdir', logdir, '--steps', '1']) == 0
+    capsys.readouterr()
+    assert generate(['--logdir', logdir, '--pyramid']) == 2
+    assert '--model lapgan' in error_line(capsys.readouterr().err)
 
 
 def test_lapgan_refuses_options_it_does_not_have(tmp_path, capsys):
