@@ -22,7 +22,10 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY_MODEL = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8',
               '--condition-units', '8', '--seed', '0']
-TINY_RUN = TINY_MODEL + ['--save-every', '2', '--sample-every', '2', '--summary-every', '2', '--log-every', '1']
+# Constant rates (--lr-decay 0): the decay schedule spans a run's total steps, so only without it does a
+# run extended from 4 to 6 steps repeat a 6-step one exactly.
+TINY_RUN = TINY_MODEL + ['--save-every', '2', '--sample-every', '2', '--summary-every', '2', '--log-every', '1',
+                         '--lr-decay', '0']
 LOG_LINE = re.compile(r'^step (\d+)/(\d+)\b')
 
 
@@ -697,8 +700,9 @@ def test_slower_variants_default_to_fewer_steps_so_each_default_run_takes_minute
     def default_steps(*flags):
         args = main.build_parser().parse_args(list(flags))
         return main.resolve_settings(args, None)['steps']
-    assert default_steps() == 5000
-    assert default_steps('--loss', 'wgan') == losses.RULES['wgan'].steps < 5000   # five critic steps per step
+    assert default_steps() == 7000
+    assert default_steps('--loss', 'wgan') == losses.RULES['wgan'].steps < 7000   # five critic steps per step
+    assert default_steps('--loss', 'wgan-gp') == losses.RULES['wgan-gp'].steps < 7000   # and penalties
     assert default_steps('--model', 'lapgan') == 2500    # three GANs per step
     assert default_steps('--loss', 'wgan', '--steps', '7') == 7
     assert default_steps('--model', 'lapgan', '--epochs', '2') is None

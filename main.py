@@ -1,6 +1,6 @@
 """Train the conditional GAN.
 
-    python main.py                                     # MNIST, 5000 steps, logs in summary/train
+    python main.py                                     # MNIST, 7000 steps, logs in summary/train
     python main.py --dataset fashion_mnist --logdir summary/fashion --steps 8000
     python main.py --logdir summary/train --steps 8000 # resume the same run and train it further
 
@@ -81,7 +81,7 @@ def build_parser():
         help='where config, events, checkpoints and sample grids go; an existing run there is resumed '
              '(default %s)' % DEFAULT_LOGDIR)
     add('--steps', metavar='N', type=cli.positive_int, default=None,
-        help='total generator steps to train to (default: the variant\'s own, 5000 for the default GAN; or the '
+        help='total generator steps to train to (default: the variant\'s own, 7000 for the default GAN; or the '
              'stored run\'s)')
     add('--epochs', metavar='N', type=cli.positive_int, default=None,
         help='total passes over the data, instead of --steps')
