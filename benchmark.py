@@ -1,12 +1,15 @@
 """How fast training and generation are on this machine: one JSON object on stdout.
 
-    python benchmark.py [--steps 60] [--logdir summary/train]
+    python benchmark.py [--steps 60] [--logdir summary/train] [--precision auto]
     python benchmark.py --settings      # training speed under each alternative setting
 
 Training img/s is real images per second through the default model's full training
 step (k discriminator steps + one generator step, data pipeline included), after
-warm-up. FLOPs per step are counted by tf.compat.v1.profiler from the executed
-shapes; the peak is this machine's fp32 matmul speed measured in the same run.
+warm-up, in the arithmetic main.py trains with (--precision, as main.py's). FLOPs per
+step are counted by tf.compat.v1.profiler from the executed shapes; the peak is this
+machine's fp32 matmul speed measured in the same run. With --logdir, time to quality
+is the training minutes until that run's own quality points (quality.jsonl) first
+showed accuracy >= 0.99 and FD ratio <= 2 (null if they never did).
 """
 import json
 import os
@@ -24,12 +27,19 @@ tf = cli.import_tensorflow_quietly()
 
 import callbacks  # noqa: E402  (these import TensorFlow too: after the quiet import)
 import dataset as dataset_lib  # noqa: E402
+import model as model_lib  # noqa: E402
+import quality  # noqa: E402
 import runs  # noqa: E402
 from model import GANModel  # noqa: E402
 
 v1 = tf.compat.v1
 PROG = 'benchmark.py'
 MAIN_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'main.py')
+
+
+def session_config_for(precision):
+    """The session configuration main.py trains with under the same --precision."""
+    return model_lib.session_config(model_lib.wants_bfloat16(precision))
 
 
 def seconds_per_run(build, repeats):
@@ -100,7 +110,9 @@ def unfused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=1e-5,
 
 
 def threads(intra, inter):
-    return v1.ConfigProto(intra_op_parallelism_threads=intra, inter_op_parallelism_threads=inter)
+    config = session_config_for('auto')
+    config.intra_op_parallelism_threads, config.inter_op_parallelism_threads = intra, inter
+    return config
 
 
 def summaries_every_step(model, session):
@@ -108,8 +120,10 @@ def summaries_every_step(model, session):
     return [callbacks.SummaryCallback(session, model, logdir, every_step=1, image_every_step=10 ** 9)]
 
 
+# Each setting changes one thing of main.py's defaults (--precision auto included).
 SETTINGS = {
     'default (fused batch norm, NHWC, feed_dict, TF picks threads)': {},
+    'float32 arithmetic (--precision float32)': {'config': session_config_for('float32')},
     'fixed batch: no input pipeline': {'dataset_class': FixedBatchDataset},
     'summaries every step': {'make_callbacks': summaries_every_step},
     'unfused batch norm': {'patch': unfused_batch_norm},
@@ -136,7 +150,7 @@ def conv_layer_seconds(data_format, batch_size=64, repeats=20):
 def compare_settings(images, labels, steps):
     """Training img/s at batch 64 under each setting; NCHW is compared on one convolution layer."""
     results = {}
-    train_images_per_second(images, labels, 64, steps)  # the process's first graph runs slower: warm up
+    train_images_per_second(images, labels, 64, steps, config=session_config_for('auto'))  # the first graph runs slower
     for name, setting in SETTINGS.items():
         try:
             if 'data_format' in setting:
@@ -145,6 +159,7 @@ def compare_settings(images, labels, steps):
                                  'error': ''}
                 continue
             kwargs = {k: v for k, v in setting.items() if k != 'patch'}
+            kwargs.setdefault('config', session_config_for('auto'))
             with mock.patch.object(v1.nn, 'fused_batch_norm', setting.get('patch', v1.nn.fused_batch_norm)):
                 img_per_s, _ = train_images_per_second(images, labels, 64, steps, **kwargs)
             results[name] = {'img_per_s': round(img_per_s, 1), 'error': ''}
@@ -181,6 +196,11 @@ def generate_100_seconds(logdir):
     return seconds
 
 
+def time_to_quality(logdir):
+    """Training minutes until the run's quality points first reached accuracy >= 0.99 and FD ratio <= 2."""
+    return quality.minutes_to_quality(quality.read_quality_record(logdir))
+
+
 def train_one_step(logdir):
     """A one-step run of main.py into logdir, its output on stderr (stdout carries only the JSON); the exit code."""
     command = [sys.executable, MAIN_SCRIPT, '--dataset', 'mnist_sample', '--steps', '1', '--logdir', logdir,
@@ -201,6 +221,8 @@ def build_parser():
                              'summaries, batch norm, threads, data format)')
     parser.add_argument('--peak-size', type=cli.positive_int, default=2048,
                         help='matrix size of the matmul peak (default 2048)')
+    parser.add_argument('--precision', choices=model_lib.PRECISIONS, default='auto',
+                        help='arithmetic of the timed training steps, as main.py --precision (default auto)')
     return parser
 
 
@@ -214,8 +236,9 @@ def main(argv=None):
         return 0
 
     peak = matmul_peak_gflops(args.peak_size)
-    img_64, steps_64 = train_images_per_second(images, labels, 64, args.steps)
-    img_256, _ = train_images_per_second(images, labels, 256, max(args.steps // 4, 10))
+    config = session_config_for(args.precision)
+    img_64, steps_64 = train_images_per_second(images, labels, 64, args.steps, config=config)
+    img_256, _ = train_images_per_second(images, labels, 256, max(args.steps // 4, 10), config=config)
     flops = gflop_per_step(images, labels, 64)
     if args.logdir:
         try:
@@ -229,6 +252,8 @@ def main(argv=None):
                 return cli.fail(PROG, 'the one-step training run that generation is timed on failed', code=1)
             generation = generate_100_seconds(logdir)
     achieved = flops * steps_64
+    minutes = time_to_quality(args.logdir) if args.logdir else None
+    minutes = None if minutes is None else round(minutes, 2)
     print(json.dumps({
         'train_img_per_s_b64': round(img_64, 1),
         'train_img_per_s_b256': round(img_256, 1),
@@ -237,6 +262,8 @@ def main(argv=None):
         'matmul_peak_gflops': round(peak, 1),
         'utilisation': round(achieved / peak, 3),
         'generate_100_s': round(generation, 3),
+        'precision': 'bfloat16' if model_lib.wants_bfloat16(args.precision) else 'float32',
+        'minutes_to_quality': minutes,
     }))
     return 0
 

@@ -442,8 +442,8 @@ def build(settings, condition_vectors, precision='auto'):
     graph = tf.Graph()
     with graph.as_default():
         model = runs.build_model(settings['model'], condition_vectors, settings['model_type'])
-    bfloat16 = precision == 'bfloat16' or (precision == 'auto' and model_lib.cpu_has_bfloat16())
-    return model, tf.compat.v1.Session(graph=graph, config=model_lib.session_config(bfloat16))
+    config = model_lib.session_config(model_lib.wants_bfloat16(precision))
+    return model, tf.compat.v1.Session(graph=graph, config=config)
 
 
 def restore_or_initialise(session, checkpoint_path):

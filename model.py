@@ -119,10 +119,11 @@ class GANBase(object):
     @classmethod
     def variant_defaults(cls, arch='dcgan', conditioning='matching', loss='gan'):
         """The settings a variant starts from, model and training ones ('steps', 'k_steps') alike: the
-        family's, then those its architecture, conditioning, loss rule and model type each set."""
+        family's, then those its loss rule, architecture, conditioning and model type each set (a later
+        part wins, so a part that learns slowly can ask for more steps than its loss rule gives)."""
         defaults = dict(FAMILY_DEFAULTS)
-        for part in (networks.ARCHITECTURE_DEFAULTS[arch], networks.CONDITIONINGS[conditioning].defaults,
-                     losses_lib.RULES[loss].defaults, cls.model_defaults):
+        for part in (losses_lib.RULES[loss].defaults, networks.ARCHITECTURE_DEFAULTS[arch],
+                     networks.CONDITIONINGS[conditioning].defaults, cls.model_defaults):
             defaults.update(part)
         return defaults
 
@@ -298,6 +299,14 @@ def cpu_has_bfloat16():
     except OSError:
         return False
     return 'avx512_bf16' in flags or 'amx_bf16' in flags
+
+
+PRECISIONS = ('auto', 'float32', 'bfloat16')
+
+
+def wants_bfloat16(precision):
+    """Whether a --precision ('auto': bfloat16 where the processor has it) trains in bfloat16."""
+    return precision == 'bfloat16' or (precision == 'auto' and cpu_has_bfloat16())
 
 
 def session_config(bfloat16=False):
