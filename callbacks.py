@@ -237,6 +237,7 @@ class EvaluationCallback(Callback):
         stream = stream or sys.stdout
         self.record_path = record_path or os.path.join(writer.get_logdir(), quality.QUALITY_RECORD_NAME)
         self.last_result = None
+        self.last_step = None
         self.evaluator = None
         conditioned = model.conditioning != 'none'
         noise_rng = {}
@@ -264,10 +265,17 @@ class EvaluationCallback(Callback):
             if clock is not None:
                 record['training_seconds'] = round(clock(), 1)
             append_json_line(self.record_path, quality.without_nan(record))
-            self.last_result = result
+            self.last_result, self.last_step = result, step
             print(quality_line(step, figures, record['evaluation_seconds']), file=stream, flush=True)
 
         super().__init__(every_step, func)
+
+    def finish(self, dataset, step):
+        """A point at the run's last step too, when the run has points and that one is missing: a run whose
+        steps are not a multiple of every_step still ends on a measured point, and a run shorter than
+        every_step (a smoke test, tiny data with nothing held out) is not evaluated at all."""
+        if self.last_step is not None and self.last_step != step:
+            self(dataset, step)
 
 
 def write_quality_summary(writer, step, figures, result):

@@ -203,3 +203,27 @@ def test_evaluation_callback_forgets_points_a_resumed_run_redoes(trained, tmp_pa
     model.fit(session, dataset, epochs=None, max_steps=2, callbacks=[evaluation])
     summary.close()
     assert [record['step'] for record in read_quality_records(str(tmp_path))] == [1, 2]
+
+
+def test_evaluation_callback_adds_a_point_at_the_last_step_once(trained, tmp_path):
+    # A run of 5 steps evaluated every 2 would otherwise end without a point at its last step.
+    model, session, dataset = trained
+    summary = callbacks.SummaryCallback(session, model, str(tmp_path), every_step=100)
+    evaluation = callbacks.EvaluationCallback(session, model, summary.writer, CountingEvaluator, every_step=2)
+    step = model.fit(session, dataset, epochs=None, max_steps=5, callbacks=[evaluation])
+    evaluation.finish(dataset, step)
+    evaluation.finish(dataset, step)
+    summary.close()
+    assert [record['step'] for record in read_quality_records(str(tmp_path))] == [2, 4, 5]
+
+
+def test_evaluation_callback_leaves_a_run_shorter_than_its_period_unmeasured(trained, tmp_path):
+    model, session, dataset = trained
+    summary = callbacks.SummaryCallback(session, model, str(tmp_path), every_step=100)
+    evaluation = callbacks.EvaluationCallback(session, model, summary.writer, CountingEvaluator, every_step=10)
+    CountingEvaluator.created = 0
+    step = model.fit(session, dataset, epochs=None, max_steps=3, callbacks=[evaluation])
+    evaluation.finish(dataset, step)
+    summary.close()
+    assert CountingEvaluator.created == 0
+    assert not os.path.exists(os.path.join(str(tmp_path), 'quality.jsonl'))

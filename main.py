@@ -591,6 +591,8 @@ def run(session, model, data, settings, steps, callbacks, logdir):
                              callbacks=[callbacks.summary, callbacks.log, callbacks.checkpoint, callbacks.samples]
                              + callbacks.evaluations + [callbacks_lib.Callback(1, stop.check)],
                              learning_rate_scale=schedule)
+            for evaluation in callbacks.evaluations:
+                evaluation.finish(data, step)
     except NonFiniteLossError:
         step = session.run(model.global_step)
         kept = callbacks.checkpoint.last_path or checkpoints.latest_checkpoint(logdir)
