@@ -107,7 +107,7 @@ class LapGANModel(model.GANBase):
         level.real_logits = discriminate(level.discriminator_real_input, right, reuse=False)
         level.fake_logits = discriminate(level.discriminator_fake_input, right)
         level.wrong_logits = (discriminate(level.discriminator_real_input, wrong)
-                              if self.conditioner.judges_wrong_pairs else None)
+                              if self.judges_wrong_pairs else None)
         return losses_lib.Judged(level.real_logits, level.fake_logits, level.wrong_logits,
                                  real_inputs=level.discriminator_real_input,
                                  fake_inputs=level.discriminator_fake_input, right=right,

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import lapgan
 import losses
 import model as model_lib
 from conftest import build, random_dataset
@@ -120,6 +121,20 @@ def test_wgan_gp_trains_with_adam_and_a_gradient_penalty_instead_of_clipping():
         # No clipping: weights leave [-0.01, 0.01] freely.
         assert max(np.abs(a).max() for a in after) > 0.01
         assert all(not np.array_equal(b, a) for b, a in zip(before, after))
+
+
+@pytest.mark.parametrize('model_class', [model_lib.GANModel, lapgan.LapGANModel])
+def test_a_wgan_gp_critic_judges_no_wrong_label_pairs(model_class):
+    # A linear critic may score a real image with a wrong label without bound (the penalty looks along
+    # images, not labels): such a term outweighed the fake one, and the generator learnt exaggerated
+    # prototypes. The label still reaches the critic through the conditioning, and plain WGAN keeps the term.
+    model, session = build(model_class, loss='wgan-gp', g_dim=8, d_dim=8)
+    session.close()
+    assert model.discriminated_real_wrong_logits is None
+    assert not [name for name in model.metric_tensors if 'wrong' in name]
+    model, session = build(model_class, loss='wgan', g_dim=8, d_dim=8)
+    session.close()
+    assert model.discriminated_real_wrong_logits is not None
 
 
 def test_the_rule_sets_the_default_learning_rate_and_critic_steps():

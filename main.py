@@ -88,7 +88,7 @@ def build_parser():
     add('--batch-size', metavar='N', type=cli.positive_int, default=None,
         help='real images per batch (default %d)' % DEFAULT_BATCH_SIZE)
     add('--k-steps', metavar='N', type=cli.positive_int, default=None,
-        help='discriminator steps per generator step (default 1; 5 with --loss wgan or wgan-gp)')
+        help='discriminator steps per generator step (default 1; 5 with --loss wgan)')
     add('--learning-rate', metavar='RATE', type=cli.positive_float, default=None,
         help='generator learning rate, and the discriminator\'s unless --d-learning-rate (default: the '
              'loss\'s own, 2e-4 for gan)')

@@ -96,6 +96,8 @@ class GANBase(object):
                                  d_condition_maps=d_condition_maps, minibatch_stddev=minibatch_stddev,
                                  projection=projection, concat_every_layer=self.concat_every_layer)
         self.conditioner = networks.CONDITIONINGS[conditioning](self.settings)
+        # Real images with wrong labels are judged where the conditioning has them and the loss rule wants them.
+        self.judges_wrong_pairs = self.conditioner.judges_wrong_pairs and self.rule.wrong_pairs
         self.graph = v1.get_default_graph()
         if seed is not None:
             v1.set_random_seed(seed)
@@ -357,7 +359,7 @@ class GANModel(GANBase):
         self.discriminated_real_right_logits = discriminate(self.discriminator_input, right, reuse=False)
         self.discriminated_fake_logits = discriminate(self.generated_image, right)
         self.discriminated_real_wrong_logits = (discriminate(self.discriminator_input, wrong)
-                                                if self.conditioner.judges_wrong_pairs else None)
+                                                if self.judges_wrong_pairs else None)
         judged = losses_lib.Judged(self.discriminated_real_right_logits, self.discriminated_fake_logits,
                                    self.discriminated_real_wrong_logits, real_inputs=self.discriminator_input,
                                    fake_inputs=self.generated_image, right=right,
