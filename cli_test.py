@@ -693,6 +693,20 @@ def test_main_writes_every_model_default_into_the_config_as_the_model_has_it():
         assert main.MODEL_DEFAULTS[name] == parameters[name].default, name
 
 
+def test_the_default_gan_keeps_its_rates_constant_and_the_members_tuned_with_a_decay_keep_it():
+    import main
+
+    def default_decay(*flags):
+        args = main.build_parser().parse_args(list(flags))
+        return main.resolve_settings(args, None)['lr_decay']
+    assert default_decay() == 0.0
+    for flags in (['--arch', 'mlp'], ['--conditioning', 'concat'], ['--conditioning', 'none'], ['--loss', 'wgan'],
+                  ['--loss', 'wgan-gp'], ['--model', 'lapgan']):
+        assert default_decay(*flags) == 0.5, flags
+    assert default_decay('--arch', 'mlp', '--lr-decay', '0') == 0.0
+    assert default_decay('--lr-decay', '0.25') == 0.25
+
+
 def test_slower_variants_default_to_fewer_steps_so_each_default_run_takes_minutes_not_hours():
     import losses
     import main

@@ -165,21 +165,25 @@ class TrainingRule(object):
     steps per generator step and generator steps of a run; `clip`: clip every critic weight to
     [-clip, clip] after each critic step (None: no clipping); `warmup_critic_steps(step)`: more critic steps
     than k_steps at this generator step, or None; `wrong_pairs`: whether the discriminator also judges real
-    images with wrong labels where the conditioning has them (matching-aware training).
+    images with wrong labels where the conditioning has them (matching-aware training); `lr_decay`: the
+    fraction of a run over which the rates fall to 0, when the rule was tuned with one (None: the family's).
     """
 
     def __init__(self, losses, generator_loss, optimizer, learning_rate, beta1, k_steps, steps,
-                 clip=None, warmup_critic_steps=None, wrong_pairs=True):
+                 clip=None, warmup_critic_steps=None, wrong_pairs=True, lr_decay=None):
         self.losses, self.generator_loss, self.optimizer = losses, generator_loss, optimizer
         self.learning_rate, self.beta1, self.k_steps, self.steps = learning_rate, beta1, k_steps, steps
-        self.clip, self.wrong_pairs = clip, wrong_pairs
+        self.clip, self.wrong_pairs, self.lr_decay = clip, wrong_pairs, lr_decay
         self.warmup_critic_steps = warmup_critic_steps or (lambda step: None)
 
     @property
     def defaults(self):
         """The settings this rule gives a variant: model ones and the training ones 'k_steps' and 'steps'."""
-        return {'learning_rate': self.learning_rate, 'beta1': self.beta1, 'k_steps': self.k_steps,
-                'steps': self.steps}
+        defaults = {'learning_rate': self.learning_rate, 'beta1': self.beta1, 'k_steps': self.k_steps,
+                    'steps': self.steps}
+        if self.lr_decay is not None:
+            defaults['lr_decay'] = self.lr_decay
+        return defaults
 
     def critic_steps(self, step, k_steps):
         """Critic steps before generator step `step` (0-based) of a run trained with k_steps."""
@@ -199,11 +203,11 @@ RULES = {
     # A WGAN step is five critic steps and a generator step (100 while warming up): 4,000 steps fit the
     # write-up's 20-minute budget on a 2-core CPU.
     'wgan': TrainingRule(wgan_losses, wgan_generator_loss, rmsprop, learning_rate=5e-5, beta1=None, k_steps=5,
-                         steps=4000, clip=0.01, warmup_critic_steps=wgan_paper_warmup),
+                         steps=4000, clip=0.01, warmup_critic_steps=wgan_paper_warmup, lr_decay=0.5),
     # Without wrong-label pairs: nothing bounds a linear critic's score of a real image with a wrong label
     # (the penalty looks along images, not labels), and with them the generator learnt exaggerated prototypes
     # (measured at 4,500 steps: FD 43.4 and diversity 0.77-0.84 with them, FD 13.1 and 0.92-1.05 without).
     # One critic step at 2e-4: 7,000 steps take less than the default run's wall-clock time.
     'wgan-gp': TrainingRule(wgan_gp_losses, wgan_generator_loss, lambda rate, beta1: adam(rate, beta1, 0.9),
-                            learning_rate=2e-4, beta1=0.5, k_steps=1, steps=7000, wrong_pairs=False),
+                            learning_rate=2e-4, beta1=0.5, k_steps=1, steps=7000, wrong_pairs=False, lr_decay=0.5),
 }

@@ -132,7 +132,7 @@ def build_parser():
         help='print a progress line every N steps (default 100)')
     add('--lr-decay', metavar='FRACTION', type=cli.fraction, default=None,
         help='let both learning rates fall linearly to 0 over this last fraction of the steps (default: the '
-             'variant\'s own, 0.5 for the default GAN; 0: constant rates)')
+             'variant\'s own: 0, constant rates, for the default GAN; 0.5 for the other members)')
     add('--augment', choices=AUGMENT_CHOICES, default=None,
         help='differentiable augmentation of every image the discriminator sees, real and generated: random '
              'shifts of up to 2 pixels, a blanked 7x7 square, or both (default: none)')
