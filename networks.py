@@ -89,6 +89,7 @@ class MatchingConditioning(NoConditioning):
     name = 'matching'
     uses_labels = True
     judges_wrong_pairs = True
+    # The default GAN's conditioning: the family's settings (constant rates), not those of NoConditioning.
     defaults = {}
 
     def generator_input(self, noise, condition):
