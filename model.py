@@ -39,10 +39,8 @@ PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discr
 
 
 # Settings every variant starts from, unless one of its parts sets its own (GANBase.variant_defaults). The
-# default GAN keeps its learning rates constant: at 7,000 steps, FD 10.0 -> 9.5 (seed 0) and 9.4 -> 8.4
-# (seed 1) without a decay. The other parts were tuned with the rates falling to 0 over the second half of a
-# run ('lr_decay': 0.5) and ask for it; it helped the MLP most (FD 13.1 -> 10.8, and no speckle on its grid).
-FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False, 'augment': '', 'lr_decay': 0.0}
+# training schedule ('steps', 'k_steps', 'lr_decay') comes from the loss rule (losses.RULES).
+FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False, 'augment': ''}
 
 
 class NonFiniteLossError(RuntimeError):

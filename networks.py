@@ -89,7 +89,7 @@ class MatchingConditioning(NoConditioning):
     name = 'matching'
     uses_labels = True
     judges_wrong_pairs = True
-    # The default GAN's conditioning: the family's settings (constant rates), not those of NoConditioning.
+    # The default GAN's conditioning: it keeps the loss rule's rates, not NoConditioning's decay.
     defaults = {}
 
     def generator_input(self, noise, condition):
@@ -200,5 +200,5 @@ def mlp_discriminator(images, condition, conditioning, settings):
 ARCHITECTURES = {'dcgan': (dcgan_generator, dcgan_discriminator), 'mlp': (mlp_generator, mlp_discriminator)}
 # Settings each architecture gives a variant (GANBase.variant_defaults).
 # An MLP step is cheap and its digits sharpen slowly: twice the steps in less time than the default GAN's.
-# Its rates fall to 0 over the second half (model.FAMILY_DEFAULTS says what that bought).
+# Its rates fall to 0 over the second half (losses.RULES says what that bought).
 ARCHITECTURE_DEFAULTS = {'dcgan': {}, 'mlp': {'steps': 10000, 'lr_decay': 0.5}}
