@@ -109,8 +109,11 @@ class SummaryCallback(Callback):
 
     def __init__(self, session, model, logdir, every_step=100, image_every_step=None, columns=10,
                  quality_charts=True):
-        with session.graph.as_default():  # TF2 refuses a FileWriter or Saver outside a graph
-            self.writer = v1.summary.FileWriter(logdir, session.graph)
+        # TensorFlow names an events file by the second it opens it: a session resumed within that second
+        # would truncate the earlier session's file. A nanosecond suffix gives it a file of its own that sorts
+        # after the earlier one, as TensorBoard reads them. TF2 refuses a FileWriter outside a graph.
+        with session.graph.as_default():
+            self.writer = v1.summary.FileWriter(logdir, session.graph, filename_suffix='.%d' % time.time_ns())
         # At step 0 whatever the run's step, so that a resumed run's restart marker (at a later step) never
         # drops it; each session writes it again, and the dashboard shows the newest.
         self.writer.add_summary(custom_scalar_summary.pb(custom_scalars_layout(model.metric_tags, quality_charts)), 0)

@@ -64,6 +64,22 @@ def test_summary_callback_writes_probabilities_losses_and_a_digit_grid(trained, 
     assert picture.min() >= 0 and picture.max() <= 255
 
 
+def test_a_second_session_into_the_same_logdir_keeps_the_first_sessions_events(trained, tmp_path):
+    # TensorFlow names an events file by the second it was opened: a run resumed within the same second
+    # (a quick restart, a test) must open a file of its own, not truncate the earlier session's.
+    model, session, dataset = trained
+    for last_step in (1, 2):
+        summary = callbacks.SummaryCallback(session, model, str(tmp_path), every_step=1)
+        model.fit(session, dataset, epochs=None, max_steps=last_step, callbacks=[summary])
+        summary.close()
+    names = sorted(os.path.basename(path) for path in glob.glob(os.path.join(str(tmp_path), 'events.out.tfevents.*')))
+    assert len(names) == 2
+    # ... and sorts after it, as TensorBoard reads the files of a directory in the order of their names.
+    steps = [[event.step for event in v1.train.summary_iterator(os.path.join(str(tmp_path), name))
+              if any(value.tag == 'probabilities/p_real' for value in event.summary.value)] for name in names]
+    assert steps == [[1], [2]]
+
+
 def test_checkpoint_restores_weights_step_and_data_order(trained, tmp_path):
     model, session, dataset = trained
     checkpoint = callbacks.CheckpointCallback(session, str(tmp_path), every_step=3)
