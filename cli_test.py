@@ -351,6 +351,11 @@ BAD_TRAINING_INPUT = {
     'condition vectors without conditioning': (lambda run, tmp: TINY_MODEL + [
         '--conditioning', 'none', '--condition-vectors', vectors_file(tmp), '--logdir', fresh(tmp), '--steps', '1'],
         ['--conditioning none', '--condition-vectors']),
+    'clusters with a conditioned model': (lambda run, tmp: TINY_MODEL + [
+        '--clusters', '10', '--logdir', fresh(tmp), '--steps', '1'], ['--clusters 10', '--conditioning none']),
+    'clusters with lapgan': (lambda run, tmp: TINY_MODEL + [
+        '--model', 'lapgan', '--conditioning', 'none', '--clusters', '5', '--logdir', fresh(tmp), '--steps', '1'],
+        ['--clusters 5', '--model gan']),
 }
 
 
@@ -929,6 +934,17 @@ def tiny_data_file(path, invert=False):
     images = np.random.default_rng(0).integers(0, 256, (40, 28, 28), dtype=np.uint8)
     np.savez(str(path), x_train=255 - images if invert else images, y_train=np.arange(40) % 10)
     return path
+
+
+def test_more_clusters_than_training_images_is_one_line_and_leaves_no_run(tmp_path, capsys):
+    data = tiny_data_file(tmp_path / 'digits.npz')
+    flags = ['--data', data, '--conditioning', 'none', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8',
+             '--steps', '1']
+    assert main_in_process(flags + ['--logdir', tmp_path / 'run']) == 2
+    assert_one_error_line(errors_besides_the_data_source(capsys.readouterr().err), '--clusters 50', '40 images',
+                          '--clusters 40')
+    assert not os.path.exists(str(tmp_path / 'run'))
+    assert main_in_process(flags + ['--logdir', tmp_path / 'run', '--clusters', '8']) == 0
 
 
 def test_a_moved_data_file_is_accepted_at_its_new_path_and_other_data_is_not(tmp_path, capsys):

@@ -47,7 +47,9 @@ class LapGANModel(model.GANBase):
     """GANBase with a pyramid of level GANs in place of one generator and one discriminator."""
 
     # A LAPGAN step trains three GANs: fewer steps keep its default run in minutes.
-    model_defaults = {'steps': 2500, 'level_convs': 3, 'lr_decay': 0.5}
+    model_defaults = {'steps': 2500, 'level_convs': 3, 'lr_decay': 0.5, 'clusters': 0}
+    # Its levels draw from slices of the noise and condition on labels only.
+    takes_clusters = False
 
     def __init__(self, noise_len=100, arch='dcgan', interpolate_conditions=False, level_convs=None, **settings):
         if arch != 'dcgan' or interpolate_conditions:

@@ -36,7 +36,7 @@ MODEL_DEFAULTS = {'noise_len': 100, 'num_classes': 10, 'conditioning': 'matching
                   'g_dim': 64, 'd_dim': 64, 'condition_units': 32, 'd_condition_maps': 32, 'learning_rate': None,
                   'd_learning_rate': None, 'beta1': None, 'clip': 0.01, 'interpolate_conditions': False,
                   'minibatch_stddev': True, 'projection': True, 'diversity_weight': None, 'concat_every_layer': None,
-                  'augment': None, 'seed': 0}
+                  'augment': None, 'clusters': None, 'seed': 0}
 # Settings a variant's defaults give the training schedule rather than the model.
 TRAINING_DEFAULTS = ('steps', 'k_steps', 'lr_decay')
 AUGMENT_CHOICES = ('', 'translation', 'cutout', 'translation,cutout')
@@ -53,6 +53,7 @@ STORED_FLAGS = [('noise_len', '--noise-len', True), ('conditioning', '--conditio
                 ('learning_rate', '--learning-rate', True), ('d_learning_rate', '--d-learning-rate', True),
                 ('seed', '--seed', True), ('interpolate_conditions', '--interpolate-conditions', True),
                 ('diversity_weight', '--diversity-weight', True), ('augment', '--augment', True),
+                ('clusters', '--clusters', True),
                 ('model_type', '--model', False), ('dataset', '--dataset', False), ('data', '--data', False),
                 ('batch_size', '--batch-size', False), ('k_steps', '--k-steps', False),
                 ('lr_decay', '--lr-decay', False)]
@@ -122,6 +123,9 @@ def build_parser():
     add('--diversity-weight', metavar='W', type=cli.non_negative_float, default=None,
         help='weight of the mode-seeking term that pays the generator for drawing different digits from '
              'different noise (default: the variant\'s own, 0.3 for the default GAN; 0 turns it off)')
+    add('--clusters', metavar='K', type=cli.non_negative_int, default=None,
+        help='with --conditioning none: k-means clusters of the training images that both networks see in '
+             'place of labels, each drawn as often as the data holds it (default 50; 0: the original GAN)')
     add('--save-every', metavar='N', type=cli.positive_int, default=500,
         help='save a checkpoint every N steps (default 500)')
     add('--summary-every', metavar='N', type=cli.positive_int, default=100,
@@ -241,6 +245,9 @@ def resolve_settings(args, stored):
     for name, value in defaults.items():
         if name not in TRAINING_DEFAULTS and model.get(name) is None:
             model[name] = value
+    if model['clusters'] and (model['conditioning'] != 'none' or model_type != 'gan'):
+        raise UsageError('--clusters %d conditions the unconditioned GAN on clusters of its images: it needs '
+                         '--conditioning none and --model gan' % model['clusters'])
     return {'model': model, 'model_type': model_type, 'dataset': args.dataset or DEFAULT_DATASET,
             'data': args.data, 'version': runs.CONFIG_VERSION,
             'batch_size': args.batch_size or DEFAULT_BATCH_SIZE, 'k_steps': args.k_steps or defaults['k_steps'],
@@ -367,6 +374,8 @@ def train_session(args, settings, stored, condition_vectors, checkpoint_path):
         saved = restore_or_initialise(session, checkpoint_path)
         data = load_data(settings)
         check_same_data(args, stored, data)
+        if not checkpoint_path:
+            find_clusters(session, model, data, settings['model'])
         steps = settings['steps'] or args.epochs * (data.batches_per_epoch // settings['k_steps'])
         if start_step >= steps:
             return already_trained(logdir, start_step, steps)
@@ -378,6 +387,15 @@ def train_session(args, settings, stored, condition_vectors, checkpoint_path):
         return run(session, model, data, settings, steps, callbacks, logdir)
     finally:
         session.close()
+
+
+def find_clusters(session, model, data, model_settings):
+    """A new run conditioned on clusters finds them in its training images; a resumed one restored them."""
+    clusters = model_settings.get('clusters')
+    if clusters and clusters > len(data.images):
+        raise UsageError('--clusters %d: the data holds only %d images; pass --clusters %d or fewer (0: none)'
+                         % (clusters, len(data.images), len(data.images)))
+    model.find_clusters(session, data.images, seed=model_settings.get('seed') or 0)
 
 
 def write_failure_fix(logdir):

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
+import clusters as clusters_lib
 import losses as losses_lib
 import networks
 import ops
@@ -40,7 +41,7 @@ PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discr
 
 # Settings every variant starts from, unless one of its parts sets its own (GANBase.variant_defaults). The
 # training schedule ('steps', 'k_steps', 'lr_decay') comes from the loss rule (losses.RULES).
-FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False, 'augment': ''}
+FAMILY_DEFAULTS = {'diversity_weight': 0.3, 'concat_every_layer': False, 'augment': '', 'clusters': 0}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -63,12 +64,14 @@ class GANBase(object):
 
     # Settings a model type starts from, before those of its parts (e.g. LAPGAN's default step count).
     model_defaults = {}
+    # Whether the model can condition an unconditioned GAN on clusters of the training images.
+    takes_clusters = True
 
     def __init__(self, noise_len=100, num_classes=10, conditioning='matching', arch='dcgan', loss='gan',
                  g_dim=64, d_dim=64, condition_units=32, d_condition_maps=32, learning_rate=None,
                  d_learning_rate=None, beta1=None, clip=0.01, condition_vectors=None, interpolate_conditions=False,
                  minibatch_stddev=True, projection=True, diversity_weight=None, concat_every_layer=None, augment=None,
-                 seed=None):
+                 clusters=None, seed=None):
         for name, value, table in (('conditioning', conditioning, CONDITIONINGS),
                                    ('arch', arch, ARCHITECTURES), ('loss', loss, LOSSES)):
             if value not in table:
@@ -76,6 +79,10 @@ class GANBase(object):
         if interpolate_conditions and conditioning == 'none':
             raise ValueError('interpolate_conditions blends conditions: it needs conditioning matching or concat')
         defaults = self.variant_defaults(arch, conditioning, loss)
+        self.clusters = defaults['clusters'] if clusters is None else clusters
+        if self.clusters and (conditioning != 'none' or not self.takes_clusters):
+            raise ValueError('clusters condition the unconditioned GAN (conditioning none) of one generator, '
+                             'not %s with conditioning %s' % (type(self).__name__, conditioning))
         learning_rate = learning_rate or defaults['learning_rate']
         beta1 = defaults['beta1'] if beta1 is None else beta1
         self.noise_len, self.num_classes = noise_len, num_classes
@@ -94,7 +101,8 @@ class GANBase(object):
         self.settings = Settings(g_dim=g_dim, d_dim=d_dim, condition_units=condition_units,
                                  d_condition_maps=d_condition_maps, minibatch_stddev=minibatch_stddev,
                                  projection=projection, concat_every_layer=self.concat_every_layer)
-        self.conditioner = networks.CONDITIONINGS[conditioning](self.settings)
+        # With clusters, the networks see a cluster where GAN-CLS sees a label, and judge it the same way.
+        self.conditioner = networks.CONDITIONINGS['matching' if self.clusters else conditioning](self.settings)
         # Real images with wrong labels are judged where the conditioning has them and the loss rule wants them.
         self.judges_wrong_pairs = self.conditioner.judges_wrong_pairs and self.rule.wrong_pairs
         self.graph = v1.get_default_graph()
@@ -110,8 +118,9 @@ class GANBase(object):
         self.judged = self._build_networks(right, wrong)
         self.generator_variables = v1.trainable_variables('generator/')
         self.discriminator_variables = v1.trainable_variables('discriminator/')
+        # What drawing needs besides the weights: batch-norm moving statistics, and the clusters' shares.
         self.generator_state_variables = [v for v in v1.global_variables('generator/')
-                                          if v not in self.generator_variables]
+                                          if v not in self.generator_variables] + v1.global_variables('clusters/shares')
         self._build_losses()
         self._build_optimizers(learning_rate, d_learning_rate or learning_rate, beta1)
         self._build_summaries()
@@ -144,11 +153,56 @@ class GANBase(object):
             condition_vectors = np.eye(self.num_classes, dtype=np.float32)
         self.condition_table = tf.constant(np.asarray(condition_vectors, np.float32), name='condition_table')
         self.right_condition_vectors = None
+        # What the generator draws from: the noise, and the condition vectors of the labels fed.
+        self.generator_noise = self.noise_input
+        if self.clusters:
+            return self._build_clusters()
         if not self.conditioner.uses_labels:
+            self.generator_condition_vectors = None
             return None, None
         # Feeding this tensor hands the generator any condition vectors, e.g. a blend of two digits.
         self.right_condition_vectors = tf.gather(self.condition_table, self.right_condition_input)
+        self.generator_condition_vectors = self.right_condition_vectors
         return self.right_condition_vectors, tf.gather(self.condition_table, self.wrong_condition_input)
+
+    def _build_clusters(self):
+        """An unconditioned GAN conditioned on clusters of the training images (clusters.py): a real image's
+        cluster is its nearest centroid; a generated image's is drawn from the first noise value, through
+        the cumulative shares of the clusters, so the image stays a function of the noise alone. The
+        generator gets the rest of the noise. Returns the (right, wrong) one-hot clusters of the real images."""
+        pixels = int(np.prod(IMAGE_SHAPE))
+        with v1.variable_scope('clusters'):
+            # Set once from the training images (find_clusters) and saved in checkpoints with the weights.
+            self.cluster_centroids = v1.get_variable('centroids', (self.clusters, pixels), trainable=False,
+                                                     initializer=v1.zeros_initializer())
+            self.cluster_shares = v1.get_variable('shares', (self.clusters,), trainable=False,
+                                                  initializer=v1.constant_initializer(1.0 / self.clusters))
+            self._found_clusters = (v1.placeholder(tf.float32, self.cluster_centroids.shape, 'found_centroids'),
+                                    v1.placeholder(tf.float32, self.cluster_shares.shape, 'found_shares'))
+            self._keep_found_clusters = tf.group(self.cluster_centroids.assign(self._found_clusters[0]),
+                                                 self.cluster_shares.assign(self._found_clusters[1]))
+        real = tf.reshape(self.discriminator_input, (-1, pixels))
+        distances = (tf.reduce_sum(real ** 2, axis=1, keepdims=True) - 2.0 * tf.matmul(
+            real, self.cluster_centroids, transpose_b=True) + tf.reduce_sum(self.cluster_centroids ** 2, axis=1))
+        self.real_clusters = tf.argmin(distances, axis=1)
+        # Adding 1..K-1 modulo K never gives the right cluster and hits each other one equally often.
+        offsets = v1.random_uniform(tf.shape(self.real_clusters), 1, self.clusters, dtype=tf.int64)
+        wrong_clusters = (self.real_clusters + offsets) % self.clusters
+        uniform = 0.5 * (1.0 + tf.math.erf(self.noise_input[:, 0] / np.sqrt(2.0)))
+        bounds = tf.cumsum(self.cluster_shares)
+        self.generated_clusters = tf.minimum(
+            tf.searchsorted(bounds, uniform, side='right', out_type=tf.int64), self.clusters - 1)
+        self.generator_noise = self.noise_input[:, 1:]
+        self.generator_condition_vectors = tf.one_hot(self.generated_clusters, self.clusters)
+        return tf.one_hot(self.real_clusters, self.clusters), tf.one_hot(wrong_clusters, self.clusters)
+
+    def find_clusters(self, session, images, seed=0):
+        """Cluster the training images (k-means in pixel space) and keep the centroids and the share of the
+        images in each; nothing for a model without clusters."""
+        if not self.clusters:
+            return
+        centroids, counts = clusters_lib.kmeans(np.reshape(images, (len(images), -1)), self.clusters, seed=seed)
+        session.run(self._keep_found_clusters, dict(zip(self._found_clusters, (centroids, counts / counts.sum()))))
 
     def _build_networks(self, right, wrong):
         """Build the networks; set generated_image and the discriminated_* logits; return {name: Judged}
@@ -157,6 +211,8 @@ class GANBase(object):
 
     def generator_labels(self):
         """The labels the mode-seeking term pairs images by: none when the generator sees no label."""
+        if self.clusters:
+            return self.generated_clusters
         return self.right_condition_input if self.conditioner.uses_labels else None
 
     # --- losses, optimizers, summaries ----------------------------------------------------------------
@@ -347,22 +403,22 @@ class GANModel(GANBase):
 
         def generate(condition, reuse):
             with v1.variable_scope('generator', reuse=reuse):
-                return generator(self.noise_input, condition, self.conditioner, self.settings, self.is_training)
+                return generator(self.generator_noise, condition, self.conditioner, self.settings, self.is_training)
 
         def discriminate(images, condition, reuse=True):
             with v1.variable_scope('discriminator', reuse=reuse):
                 return discriminator(ops.diff_augment(images, self.augment), condition, self.conditioner,
                                      self.settings)
 
-        self.generated_image = generate(right, reuse=False)
+        self.generated_image = generate(self.generator_condition_vectors, reuse=False)
         self.discriminated_real_right_logits = discriminate(self.discriminator_input, right, reuse=False)
-        self.discriminated_fake_logits = discriminate(self.generated_image, right)
+        self.discriminated_fake_logits = discriminate(self.generated_image, self.generator_condition_vectors)
         self.discriminated_real_wrong_logits = (discriminate(self.discriminator_input, wrong)
                                                 if self.judges_wrong_pairs else None)
         judged = losses_lib.Judged(self.discriminated_real_right_logits, self.discriminated_fake_logits,
                                    self.discriminated_real_wrong_logits, real_inputs=self.discriminator_input,
                                    fake_inputs=self.generated_image, right=right,
-                                   critic=discriminate, generated=self.generated_image, noise=self.noise_input)
+                                   critic=discriminate, generated=self.generated_image, noise=self.generator_noise)
         if self.interpolate_conditions:
             # Halfway between two labels' condition vectors lies no training pair, yet D should judge G's
             # image for it real: this fills the space between the labels (GAN-INT, beta = 0.5).

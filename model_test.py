@@ -259,7 +259,8 @@ def test_mode_seeking_loss_is_inverse_image_over_noise_distance_of_same_label_pa
 
 
 def test_mode_seeking_loss_pairs_every_image_when_unconditional():
-    model, session = build(noise_len=100, seed=3, conditioning='none', diversity_weight=1.0)
+    model, session = build(noise_len=100, seed=3, conditioning='none', clusters=0,
+                           diversity_weight=1.0)
     noise = np.random.default_rng(0).normal(size=(3, 100))
     images, loss = session.run([model.generated_image, model.mode_seeking_loss],
                                {model.noise_input: noise, model.is_training: True})

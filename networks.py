@@ -34,8 +34,9 @@ class NoConditioning(object):
     name = 'none'
     uses_labels = False
     judges_wrong_pairs = False
-    # Settings this conditioning gives a variant (GANBase.variant_defaults): tuned with a decaying rate.
-    defaults = {'lr_decay': 0.5}
+    # Settings this conditioning gives a variant (GANBase.variant_defaults): tuned with a decaying rate, and
+    # conditioned on 50 clusters of the training images (clusters.py; GANBase._build_clusters).
+    defaults = {'lr_decay': 0.5, 'clusters': 50}
 
     def __init__(self, settings):
         self.settings = settings

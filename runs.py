@@ -30,9 +30,9 @@ SAMPLES_NAME = 'samples'
 MODEL_TYPES = {'gan': model.GANModel, 'lapgan': lapgan.LapGANModel}
 # The value each model setting had before it existed, per model type: a run stored without it was trained
 # with that value.
-LEGACY_MODEL_SETTINGS = {'gan': {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': ''},
+LEGACY_MODEL_SETTINGS = {'gan': {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '', 'clusters': 0},
                          'lapgan': {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '',
-                                    'level_convs': 1}}
+                                    'level_convs': 1, 'clusters': 0}}
 # The version of the family whose settings main.py writes into config.json; runs stored without one are
 # version 1 (0.1.0), whose MLP discriminator had no projection term whatever its `projection` setting said.
 CONFIG_VERSION = 2

@@ -96,10 +96,12 @@ def tags_drawn(regexes, tags):
     return sorted(tag for tag in tags if any(re.match(regex, tag) for regex in regexes))
 
 
-@pytest.mark.parametrize('variant', ['gan', 'unconditioned', 'wgan', 'wgan-gp', 'lapgan'])
+@pytest.mark.parametrize('variant', ['gan', 'unconditioned', 'clustered', 'wgan', 'wgan-gp', 'lapgan'])
 def test_layout_has_a_chart_per_story_for_every_variant(variant):
-    settings = {'gan': {}, 'unconditioned': {'conditioning': 'none'}, 'wgan': {'loss': 'wgan'},
-                'wgan-gp': {'loss': 'wgan-gp'}, 'lapgan': {}}
+    # 'clustered' is the unconditioned GAN's default: its clusters give it a wrong pair, hence a p_wrong.
+    settings = {'gan': {}, 'unconditioned': {'conditioning': 'none', 'clusters': 0},
+                'clustered': {'conditioning': 'none'}, 'wgan': {'loss': 'wgan'}, 'wgan-gp': {'loss': 'wgan-gp'},
+                'lapgan': {}}
     model, session = build(LapGANModel if variant == 'lapgan' else None, noise_len=6, g_dim=8, d_dim=8,
                            condition_units=8, seed=0, **settings[variant])
     session.close()

@@ -13,7 +13,9 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+import clusters
 from dataset import GANDataset, write_idx
+from lapgan import LapGANModel
 from model import GANModel
 from conftest import build, random_dataset
 
@@ -91,7 +93,7 @@ def variable_named(model, name):
 # ------------------------------------------------------------------------------------ --conditioning
 
 def test_unconditioned_gan_judges_one_pair_with_p_real_and_p_fake_only():
-    model, session = build(conditioning='none', g_dim=8, d_dim=8, seed=0)
+    model, session = build(conditioning='none', clusters=0, g_dim=8, d_dim=8, seed=0)
     with session:
         assert model.discriminated_real_wrong_logits is None and model.p_wrong is None
         assert set(model.metric_tensors) == {'generator_loss', 'discriminator_loss', 'discriminator_real_right_loss',
@@ -152,16 +154,82 @@ def test_conditioning_variant_trains_checkpoints_resumes_and_draws(conditioning,
     assert config['model']['conditioning'] == conditioning
     tags = event_tags(logdir)
     assert {'probabilities/p_real', 'probabilities/p_fake'} <= tags
-    assert 'probabilities/p_wrong' not in tags and 'loss/discriminator_real_wrong_loss' not in tags
+    # CGAN judges no wrong-label pairs; the unconditioned GAN judges real images with a wrong cluster.
+    judges_wrong_pairs = conditioning == 'none'
+    assert ('probabilities/p_wrong' in tags) == ('loss/discriminator_real_wrong_loss' in tags) == judges_wrong_pairs
     if conditioning == 'none':
+        # A new run found its clusters in the training images; the resumed one restored them.
+        assert config['model']['clusters'] == 50
+        centroids = tf.train.load_variable(str(logdir), 'clusters/centroids')
+        shares = tf.train.load_variable(str(logdir), 'clusters/shares')
+        assert centroids.shape == (50, 784) and np.abs(centroids).sum(axis=1).min() > 0
+        assert shares.sum() == pytest.approx(1.0) and shares.min() > 0 and len(set(shares.tolist())) > 1
         assert generate(['--logdir', logdir, '--condition', '3', '--output', tmp_path / 'three.npy']) == 0
         assert 'ignored' in error_line(capsys.readouterr().err)
 
 
+def test_the_unconditioned_gan_conditions_itself_on_clusters_of_the_training_images_by_default():
+    assert GANModel.variant_defaults(conditioning='none')['clusters'] == 50
+    assert GANModel.variant_defaults()['clusters'] == 0
+    assert GANModel.variant_defaults(conditioning='concat')['clusters'] == 0
+    assert LapGANModel.variant_defaults(conditioning='none')['clusters'] == 0
+
+
+def three_kinds_of_image(counts=(10, 6, 4)):
+    """Images of three clearly different kinds (all black, all white, left half white), counts of each."""
+    kinds = -np.ones((3, 28, 28, 1), np.float32)
+    kinds[1] = 1.0
+    kinds[2, :, :14] = 1.0
+    return np.concatenate([np.repeat(kinds[k:k + 1], n, axis=0) for k, n in enumerate(counts)]), kinds
+
+
+def test_clustered_unconditioned_gan_draws_each_cluster_as_often_as_the_training_images_hold_it():
+    # Self-conditioned GAN (Liu et al., 2020): no label anywhere, yet the discriminator judges (image,
+    # cluster) pairs as GAN-CLS judges (image, label) ones, so no cluster of the data goes missing.
+    model, session = build(conditioning='none', clusters=3, g_dim=8, d_dim=8, seed=0)
+    images, kinds = three_kinds_of_image()
+    with session:
+        model.find_clusters(session, images, seed=0)
+        found = session.run(model.real_clusters, {model.discriminator_input: kinds})
+        assert sorted(found) == [0, 1, 2]
+        shares = session.run(model.cluster_shares)
+        np.testing.assert_allclose(sorted(shares), [0.2, 0.3, 0.5], atol=1e-6)
+        # The cluster a generated image belongs to is drawn from the noise, as often as the data holds it.
+        noise = np.random.default_rng(0).standard_normal((20000, 100)).astype(np.float32)
+        drawn = np.bincount(session.run(model.generated_clusters, {model.noise_input: noise}), minlength=3) / 20000
+        np.testing.assert_allclose(drawn, shares, atol=0.02)
+        # The image is a function of the noise alone: labels fed are ignored.
+        first = session.run(model.generated_image, {model.noise_input: noise[:4], model.right_condition_input: [0] * 4})
+        other = session.run(model.generated_image, {model.noise_input: noise[:4], model.right_condition_input: [7] * 4})
+        np.testing.assert_array_equal(first, other)
+        # Real images with a wrong cluster are judged too, and the generated images' clusters pair them for
+        # the mode-seeking term.
+        assert model.discriminated_real_wrong_logits is not None and 'p_wrong' in model.metric_tensors
+        data = GANDataset(images, np.zeros(len(images), np.int64), noise_len=100, batch_size=4, seed=0)
+        model.fit(session, data, epochs=None, max_steps=2)
+        assert all(np.isfinite(value) for value in model.last_metrics.values())
+
+
+def test_clusters_need_the_unconditioned_gan_of_one_generator():
+    with pytest.raises(ValueError, match='clusters'):
+        GANModel(conditioning='matching', clusters=10)
+    with tf.Graph().as_default(), pytest.raises(ValueError, match='clusters'):
+        LapGANModel(conditioning='none', clusters=10)
+
+
+def test_kmeans_finds_separated_groups_and_their_sizes():
+    images, kinds = three_kinds_of_image(counts=(7, 2, 11))
+    centroids, counts = clusters.kmeans(images.reshape(len(images), -1), 3, seed=0)
+    order = np.argsort(counts)
+    assert list(counts[order]) == [2, 7, 11]
+    np.testing.assert_allclose(centroids[order], kinds[[1, 0, 2]].reshape(3, -1), atol=1e-6)
+    with pytest.raises(ValueError, match='clusters'):
+        clusters.kmeans(images.reshape(len(images), -1), 21, seed=0)
+
 # ------------------------------------------------------------------------------------ --arch mlp
 
 def test_unconditioned_mlp_has_the_classic_parameter_counts():
-    model, session = build(conditioning='none', arch='mlp')
+    model, session = build(conditioning='none', clusters=0, arch='mlp')
     with session:
         # G 100-256-512-1024-784 with batch norm (gamma, beta and both moving statistics); D 784-512-256-1.
         assert size_of(model.generator_variables + model.generator_state_variables) == 1493520
@@ -174,7 +242,7 @@ def test_unconditioned_mlp_has_the_classic_parameter_counts():
 
 
 def test_mlp_generator_batch_norm_uses_momentum_0_8():
-    model, session = build(conditioning='none', arch='mlp')
+    model, session = build(conditioning='none', clusters=0, arch='mlp')
     with session:
         data = random_dataset(size=16)
         mean = variable_named(model, 'generator/bn0/moving_mean')
@@ -196,7 +264,7 @@ def test_mlp_trains_checkpoints_resumes_and_draws(conditioning, tmp_path, capsys
 # ------------------------------------------------------------------------------------ --loss wgan
 
 def test_wgan_critic_loss_is_the_raw_score_difference_and_weights_stay_clipped():
-    model, session = build(conditioning='none', loss='wgan', g_dim=8, d_dim=8, clip=0.01, seed=0)
+    model, session = build(conditioning='none', clusters=0, loss='wgan', g_dim=8, d_dim=8, clip=0.01, seed=0)
     with session:
         data = random_dataset(size=16)
         # The N(0, 0.02) initial weights reach past the clip, so the clip has work to do.
@@ -375,7 +443,6 @@ def upsample(images):
 
 
 def build_lapgan(**kwargs):
-    from lapgan import LapGANModel
     graph = tf.Graph()
     with graph.as_default():
         model = LapGANModel(g_dim=8, d_dim=8, condition_units=8, seed=0, **kwargs)
