@@ -766,6 +766,10 @@ def test_runs_stored_before_a_setting_existed_rebuild_the_networks_they_were_tra
     assert runs.stored_model_settings(dict(old_mlp, version=runs.CONFIG_VERSION))['projection'] is True
     old_lapgan = {'model': {'diversity_weight': 0.3}, 'model_type': 'lapgan'}
     assert runs.stored_model_settings(old_lapgan)['level_convs'] == 1     # one convolution per level
+    assert runs.stored_model_settings(old_lapgan)['level_design'] == 1    # blocky upsampling, residuals judged
+    # No discriminator rate stored: the discriminator learnt at the generator's rate.
+    stored = runs.stored_model_settings({'model': {'learning_rate': 1e-4, 'd_learning_rate': None}})
+    assert stored['d_learning_rate'] == 1e-4
     assert 'level_convs' not in runs.stored_model_settings({'model': {}, 'model_type': 'gan'})
 
 

@@ -94,7 +94,8 @@ def build_parser():
         help='generator learning rate, and the discriminator\'s unless --d-learning-rate (default: the '
              'loss\'s own, 2e-4 for gan)')
     add('--d-learning-rate', metavar='RATE', type=cli.positive_float, default=None,
-        help='discriminator learning rate (default: --learning-rate)')
+        help='discriminator learning rate (default: the variant\'s own, 1.6e-3 for --model lapgan; else '
+             '--learning-rate)')
     add('--noise-len', metavar='N', type=cli.positive_int, default=None,
         help='length of the generator\'s noise vector (default 100)')
     add('--seed', metavar='N', type=cli.seed, default=None,
@@ -245,6 +246,8 @@ def resolve_settings(args, stored):
     for name, value in defaults.items():
         if name not in TRAINING_DEFAULTS and model.get(name) is None:
             model[name] = value
+    # config.json says at which rate each network learnt (a run stored without it: the generator's rate).
+    model['d_learning_rate'] = model['d_learning_rate'] or model['learning_rate']
     if model['clusters'] and (model['conditioning'] != 'none' or model_type != 'gan'):
         raise UsageError('--clusters %d conditions the unconditioned GAN on clusters of its images: it needs '
                          '--conditioning none and --model gan' % model['clusters'])

@@ -84,6 +84,8 @@ class GANBase(object):
             raise ValueError('clusters condition the unconditioned GAN (conditioning none) of one generator, '
                              'not %s with conditioning %s' % (type(self).__name__, conditioning))
         learning_rate = learning_rate or defaults['learning_rate']
+        # The discriminator's own rate, where the variant has one (two time-scales); else the generator's.
+        d_learning_rate = d_learning_rate or defaults.get('d_learning_rate') or learning_rate
         beta1 = defaults['beta1'] if beta1 is None else beta1
         self.noise_len, self.num_classes = noise_len, num_classes
         self.conditioning, self.arch, self.loss = conditioning, arch, loss
@@ -122,7 +124,7 @@ class GANBase(object):
         self.generator_state_variables = [v for v in v1.global_variables('generator/')
                                           if v not in self.generator_variables] + v1.global_variables('clusters/shares')
         self._build_losses()
-        self._build_optimizers(learning_rate, d_learning_rate or learning_rate, beta1)
+        self._build_optimizers(learning_rate, d_learning_rate, beta1)
         self._build_summaries()
         self.last_metrics = {}
 

@@ -23,20 +23,22 @@ def dense(x, units, name, use_bias=True):
         return y
 
 
-def conv2d(x, filters, kernel, stride, name, use_bias=True, joined=None):
-    """NHWC convolution with 'SAME' padding.
+def conv2d(x, filters, kernel, stride, name, use_bias=True, joined=None, dilation=1):
+    """NHWC convolution with 'SAME' padding; `dilation` spaces the kernel's taps that many pixels apart.
 
     `joined` (B, C) vectors are convolved as if tiled over x and concatenated to its channels (the kernel
     covers both), but cheaply: a tiled vector is the same at every position, so its convolution is the
     vector times the kernel's taps summed over the positions each output sees, found once per step by
     convolving a map of ones. For the discriminator's label maps that is a third of its largest layer.
     """
+    if joined is not None and dilation != 1:
+        raise ValueError('conv2d joins vectors to an undilated convolution only, not dilation %d' % dilation)
     with v1.variable_scope(name):
         channels = x.shape[-1] + (joined.shape[-1] if joined is not None else 0)
         w = v1.get_variable('w', [kernel, kernel, channels, filters], initializer=WEIGHT_INIT)
         strides = [1, stride, stride, 1]
         if joined is None:
-            y = tf.nn.conv2d(x, w, strides=strides, padding='SAME')
+            y = tf.nn.conv2d(x, w, strides=strides, padding='SAME', dilations=[1, dilation, dilation, 1])
         else:
             count = joined.shape[-1]
             # Split, not sliced: the gradient of a split is a concatenation, cheaper than a slice's scatter.

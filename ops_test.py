@@ -1,5 +1,6 @@
 """The layers: what each computes, checked against plain TensorFlow."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import ops
@@ -28,6 +29,23 @@ def test_conv2d_with_joined_vectors_equals_the_convolution_of_the_tiled_concaten
     assert cheap.shape == reference.shape == (3, 7, 7, 6)
     np.testing.assert_allclose(cheap, reference, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-3, atol=1e-3)
+
+
+def test_a_dilated_conv2d_spreads_its_taps_and_keeps_the_size():
+    """Dilation 2: a 3x3 kernel's taps 2 pixels apart, so each output sees 5x5 input pixels."""
+    x = np.zeros((1, 9, 9, 1), np.float32)
+    x[0, 4, 4, 0] = 1.0   # one lit pixel: the output shows where the taps reach
+    graph = tf.Graph()
+    with graph.as_default():
+        y = ops.conv2d(tf.constant(x), 1, 3, 1, 'conv', use_bias=False, dilation=2)
+        (kernel,) = v1.global_variables()
+        with v1.Session(graph=graph) as session:
+            session.run(v1.assign(kernel, np.ones((3, 3, 1, 1), np.float32)))
+            out = session.run(y)[0, ..., 0]
+    assert out.shape == (9, 9)
+    assert sorted(zip(*np.nonzero(out))) == [(r, c) for r in (2, 4, 6) for c in (2, 4, 6)]
+    with graph.as_default(), pytest.raises(ValueError, match='dilation'):
+        ops.conv2d(tf.constant(x), 1, 3, 1, 'other', joined=tf.ones((1, 2)), dilation=2)
 
 
 def test_no_new_update_ops_keeps_batch_norm_statistics_moving_once():

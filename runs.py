@@ -32,7 +32,7 @@ MODEL_TYPES = {'gan': model.GANModel, 'lapgan': lapgan.LapGANModel}
 # with that value.
 LEGACY_MODEL_SETTINGS = {'gan': {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '', 'clusters': 0},
                          'lapgan': {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '',
-                                    'level_convs': 1, 'clusters': 0}}
+                                    'level_convs': 1, 'level_design': 1, 'clusters': 0}}
 # The version of the family whose settings main.py writes into config.json; runs stored without one are
 # version 1 (0.1.0), whose MLP discriminator had no projection term whatever its `projection` setting said.
 CONFIG_VERSION = 2
@@ -92,6 +92,9 @@ def stored_model_settings(config):
     settings = dict(LEGACY_MODEL_SETTINGS.get(config.get('model_type', 'gan'), {}), **config['model'])
     if config.get('version', 1) < 2 and settings.get('arch') == 'mlp':
         settings['projection'] = False
+    if settings.get('d_learning_rate') is None:
+        # Stored without a discriminator rate: it learnt at the generator's, whatever its variant gives now.
+        settings['d_learning_rate'] = settings.get('learning_rate')
     return settings
 
 

@@ -442,6 +442,17 @@ def upsample(images):
     return images.repeat(2, axis=1).repeat(2, axis=2)
 
 
+def upsample_bilinear(images):
+    """Twice the size, each new pixel 3/4 of its nearest old pixel and 1/4 of the next (the edge repeated)."""
+    for axis in (1, 2):
+        before = np.concatenate([images.take([0], axis), images.take(range(images.shape[axis] - 1), axis)], axis)
+        after = np.concatenate([images.take(range(1, images.shape[axis]), axis), images.take([-1], axis)], axis)
+        images = np.stack([0.75 * images + 0.25 * before, 0.75 * images + 0.25 * after], axis + 1)
+        shape = list(images.shape)
+        images = images.reshape(shape[:axis] + [shape[axis] * 2] + shape[axis + 2:])
+    return images
+
+
 def build_lapgan(**kwargs):
     graph = tf.Graph()
     with graph.as_default():
@@ -451,8 +462,13 @@ def build_lapgan(**kwargs):
     return model, session
 
 
-def test_lapgan_discriminators_judge_residual_and_upsampled_low_pass_pairs():
-    model, session = build_lapgan()
+@pytest.mark.parametrize('level_design', [1, 2])
+def test_lapgan_discriminators_judge_residual_and_upsampled_low_pass_pairs(level_design):
+    # Design 1 (runs stored before the setting): blocky upsampling, (residual, low-pass) pairs; design 2,
+    # the default: bilinear upsampling, (image, low-pass) pairs, the same information in a form where a
+    # blotch the residual leaves on the image shows.
+    model, session = build_lapgan(level_design=level_design)
+    assert LapGANModel.variant_defaults()['level_design'] == 2
     with session:
         data = random_dataset(size=16)
         feed = model.d_feed(data)
@@ -465,12 +481,13 @@ def test_lapgan_discriminators_judge_residual_and_upsampled_low_pass_pairs():
         for level in model.levels[1:]:
             real, fake, residual = session.run([level.discriminator_real_input, level.discriminator_fake_input,
                                                 level.generated_residual], feed)
-            coarse = upsample(pyramid[level.size // 2])
+            coarse = (upsample if level_design == 1 else upsample_bilinear)(pyramid[level.size // 2])
             assert real.shape == fake.shape == (len(images), level.size, level.size, 2)
-            np.testing.assert_allclose(real[..., :1], pyramid[level.size] - coarse, atol=1e-5)
+            judged = pyramid[level.size] - coarse if level_design == 1 else pyramid[level.size]
+            np.testing.assert_allclose(real[..., :1], judged, atol=1e-5)
             np.testing.assert_allclose(real[..., 1:], coarse, atol=1e-5)
-            # The fake pair: the generator's residual for the same real low-pass image.
-            np.testing.assert_allclose(fake[..., :1], residual, atol=1e-6)
+            # The fake pair: the generator's residual for the same real low-pass image (added to it, design 2).
+            np.testing.assert_allclose(fake[..., :1], residual if level_design == 1 else coarse + residual, atol=1e-5)
             np.testing.assert_allclose(fake[..., 1:], coarse, atol=1e-5)
         assert model.discriminated_real_wrong_logits is not None   # matching conditioning at every level
 
@@ -547,15 +564,21 @@ def test_lapgan_fit_trains_every_level():
 @pytest.mark.parametrize('level_convs', [1, 3])
 def test_lapgan_levels_are_convolutional_networks_of_their_own(level_convs):
     """Each level's generator: level_convs 3x3 convolutions with batch norm and ReLU, then a linear 3x3
-    output convolution; the finer levels see the upsampled coarse image beside a plane made from noise and label."""
-    model, session = build_lapgan(level_convs=level_convs)
-    session.close()
-    for size in (14, 28):
-        kernels = [v.shape.as_list() for v in model.generator_variables
-                   if v.op.name.startswith('generator/level%d/conv' % size) and v.op.name.endswith('/w')]
-        assert kernels == [[3, 3, 2, 8]] + [[3, 3, 8, 8]] * (level_convs - 1) + [[3, 3, 8, 1]]
-        norms = [v for v in model.generator_variables if v.op.name.startswith('generator/level%d/bn' % size)]
-        assert len(norms) == 2 * level_convs   # gamma and beta
+    output convolution; the finer levels see the upsampled coarse image beside a plane made from noise and
+    label (design 1), or beside the noise and label tiled over it, through convolutions dilated 1, 2, 4 (2)."""
+    code = 33 + 8   # the level's third of the noise and the label embedding
+    for level_design, first_input, dilations in ((1, 2, [1, 1, 1]), (2, 1 + code, [1, 2, 4])):
+        model, session = build_lapgan(level_convs=level_convs, level_design=level_design)
+        session.close()
+        for size in (14, 28):
+            kernels = [v.shape.as_list() for v in model.generator_variables
+                       if v.op.name.startswith('generator/level%d/conv' % size) and v.op.name.endswith('/w')]
+            assert kernels == [[3, 3, first_input, 8]] + [[3, 3, 8, 8]] * (level_convs - 1) + [[3, 3, 8, 1]]
+            norms = [v for v in model.generator_variables if v.op.name.startswith('generator/level%d/bn' % size)]
+            assert len(norms) == 2 * level_convs   # gamma and beta
+            convolutions = [op for op in model.graph.get_operations() if op.type == 'Conv2D'
+                            and re.match(r'generator/level%d/conv\d+/Conv2D$' % size, op.name)]
+            assert [op.get_attr('dilations')[1] for op in convolutions] == dilations[:level_convs] + [1]
 
 
 def test_lapgan_trains_checkpoints_resumes_and_draws(tmp_path, capsys):
