@@ -353,6 +353,9 @@ BAD_TRAINING_INPUT = {
         ['--conditioning none', '--condition-vectors']),
     'clusters with a conditioned model': (lambda run, tmp: TINY_MODEL + [
         '--clusters', '10', '--logdir', fresh(tmp), '--steps', '1'], ['--clusters 10', '--conditioning none']),
+    'one cluster': (lambda run, tmp: TINY_MODEL + [
+        '--conditioning', 'none', '--clusters', '1', '--logdir', fresh(tmp), '--steps', '1'],
+        ['--clusters 1', 'at least 2']),
     'clusters with lapgan': (lambda run, tmp: TINY_MODEL + [
         '--model', 'lapgan', '--conditioning', 'none', '--clusters', '5', '--logdir', fresh(tmp), '--steps', '1'],
         ['--clusters 5', '--model gan']),

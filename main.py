@@ -248,6 +248,9 @@ def resolve_settings(args, stored):
             model[name] = value
     # config.json says at which rate each network learnt (a run stored without it: the generator's rate).
     model['d_learning_rate'] = model['d_learning_rate'] or model['learning_rate']
+    if model['clusters'] == 1:
+        raise UsageError('--clusters 1: a real image needs another cluster to be judged with: pass 0 (none) or '
+                         'at least 2')
     if model['clusters'] and (model['conditioning'] != 'none' or model_type != 'gan'):
         raise UsageError('--clusters %d conditions the unconditioned GAN on clusters of its images: it needs '
                          '--conditioning none and --model gan' % model['clusters'])

@@ -80,6 +80,8 @@ class GANBase(object):
             raise ValueError('interpolate_conditions blends conditions: it needs conditioning matching or concat')
         defaults = self.variant_defaults(arch, conditioning, loss)
         self.clusters = defaults['clusters'] if clusters is None else clusters
+        if self.clusters == 1 or self.clusters < 0:
+            raise ValueError('clusters must be 0 (none) or at least 2, for wrong pairs, not %d' % self.clusters)
         if self.clusters and (conditioning != 'none' or not self.takes_clusters):
             raise ValueError('clusters condition the unconditioned GAN (conditioning none) of one generator, '
                              'not %s with conditioning %s' % (type(self).__name__, conditioning))

@@ -213,6 +213,8 @@ def test_clustered_unconditioned_gan_draws_each_cluster_as_often_as_the_training
 def test_clusters_need_the_unconditioned_gan_of_one_generator():
     with pytest.raises(ValueError, match='clusters'):
         GANModel(conditioning='matching', clusters=10)
+    with tf.Graph().as_default(), pytest.raises(ValueError, match='at least 2'):
+        GANModel(conditioning='none', clusters=1)   # no other cluster to make a wrong pair with
     with tf.Graph().as_default(), pytest.raises(ValueError, match='clusters'):
         LapGANModel(conditioning='none', clusters=10)
 
