@@ -157,20 +157,20 @@ class LapGANModel(model.GANBase):
         with v1.variable_scope('generator/level%d' % size, reuse=reuse):
             code = self.conditioner.generator_input(level.noise, condition)
             training = self.is_training
+            joined = None   # vectors joined to the first convolution's input, as if tiled over it
             if coarse is None:
                 net = ops.dense(code, size * size * 2 * g, 'dense', use_bias=False)
                 net = tf.nn.relu(ops.batch_norm(net, training, 'bn0'))
                 net = tf.reshape(net, (-1, size, size, 2 * g))
             elif self.design.code == 'maps':
-                net = coarse
+                net, joined = coarse, code
             else:
                 # The noise and label enter as one extra plane beside the upsampled coarse image.
                 plane = tf.reshape(ops.dense(code, size * size, 'code'), (-1, size, size, 1))
                 net = tf.concat([coarse, plane], axis=3)
-            # 'maps': the code joins the first convolution as if tiled over the coarse image.
-            joined = code if coarse is not None and self.design.code == 'maps' else None
+            dilated = coarse is not None and self.design.dilated
             for i in range(1, self.level_convs + 1):
-                dilation = 2 ** (i - 1) if coarse is not None and self.design.dilated else 1
+                dilation = 2 ** (i - 1) if dilated else 1
                 net = ops.conv2d(net, g, 3, 1, 'conv%d' % i, use_bias=False, joined=joined, dilation=dilation)
                 net = tf.nn.relu(ops.batch_norm(net, training, 'bn%d' % i))
                 joined = None

@@ -248,12 +248,9 @@ def resolve_settings(args, stored):
             model[name] = value
     # config.json says at which rate each network learnt (a run stored without it: the generator's rate).
     model['d_learning_rate'] = model['d_learning_rate'] or model['learning_rate']
-    if model['clusters'] == 1:
-        raise UsageError('--clusters 1: a real image needs another cluster to be judged with: pass 0 (none) or '
-                         'at least 2')
-    if model['clusters'] and (model['conditioning'] != 'none' or model_type != 'gan'):
-        raise UsageError('--clusters %d conditions the unconditioned GAN on clusters of its images: it needs '
-                         '--conditioning none and --model gan' % model['clusters'])
+    problem = runs.MODEL_TYPES[model_type].clusters_problem(model['clusters'], model['conditioning'])
+    if problem:
+        raise UsageError(problem)
     return {'model': model, 'model_type': model_type, 'dataset': args.dataset or DEFAULT_DATASET,
             'data': args.data, 'version': runs.CONFIG_VERSION,
             'batch_size': args.batch_size or DEFAULT_BATCH_SIZE, 'k_steps': args.k_steps or defaults['k_steps'],

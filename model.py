@@ -80,11 +80,9 @@ class GANBase(object):
             raise ValueError('interpolate_conditions blends conditions: it needs conditioning matching or concat')
         defaults = self.variant_defaults(arch, conditioning, loss)
         self.clusters = defaults['clusters'] if clusters is None else clusters
-        if self.clusters == 1 or self.clusters < 0:
-            raise ValueError('clusters must be 0 (none) or at least 2, for wrong pairs, not %d' % self.clusters)
-        if self.clusters and (conditioning != 'none' or not self.takes_clusters):
-            raise ValueError('clusters condition the unconditioned GAN (conditioning none) of one generator, '
-                             'not %s with conditioning %s' % (type(self).__name__, conditioning))
+        problem = self.clusters_problem(self.clusters, conditioning)
+        if problem:
+            raise ValueError(problem)
         learning_rate = learning_rate or defaults['learning_rate']
         # The discriminator's own rate, where the variant has one (two time-scales); else the generator's.
         d_learning_rate = d_learning_rate or defaults.get('d_learning_rate') or learning_rate
@@ -124,11 +122,25 @@ class GANBase(object):
         self.discriminator_variables = v1.trainable_variables('discriminator/')
         # What drawing needs besides the weights: batch-norm moving statistics, and the clusters' shares.
         self.generator_state_variables = [v for v in v1.global_variables('generator/')
-                                          if v not in self.generator_variables] + v1.global_variables('clusters/shares')
+                                          if v not in self.generator_variables]
+        if self.clusters:
+            self.generator_state_variables.append(self.cluster_shares)
         self._build_losses()
         self._build_optimizers(learning_rate, d_learning_rate, beta1)
         self._build_summaries()
         self.last_metrics = {}
+
+    @classmethod
+    def clusters_problem(cls, clusters, conditioning):
+        """What is wrong with conditioning this model type on `clusters` clusters (main.py says it as a flag
+        error, the constructor raises it); None when nothing is."""
+        if clusters == 1 or clusters < 0:
+            return ('--clusters %d: a real image needs another cluster to be judged with: pass 0 (none) or at '
+                    'least 2' % clusters)
+        if clusters and (conditioning != 'none' or not cls.takes_clusters):
+            return ('--clusters %d conditions the unconditioned GAN on clusters of its images: it needs '
+                    '--conditioning none and --model gan' % clusters)
+        return None
 
     @classmethod
     def variant_defaults(cls, arch='dcgan', conditioning='matching', loss='gan'):
