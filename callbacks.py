@@ -1,4 +1,6 @@
-"""What fit does every few steps: TensorBoard summaries, log lines, checkpoints and sample grids."""
+"""What fit does every few steps: TensorBoard summaries, log lines, checkpoints, sample grids and quality
+points; `for_run` makes the set a training run uses, at the cadence of its settings."""
+import collections
 import json
 import os
 import re
@@ -10,12 +12,12 @@ import tensorflow as tf
 from tensorboard.plugins.custom_scalar import layout_pb2, summary as custom_scalar_summary
 
 import checkpoints
+import dataset as dataset_lib
 import grids
 import quality
 from cli import write_atomically
 
 v1 = tf.compat.v1
-
 
 
 class Callback(object):
@@ -242,7 +244,7 @@ class EvaluationCallback(Callback):
         self.last_result = None
         self.last_step = None
         self.evaluator = None
-        conditioned = model.conditioning != 'none'
+        conditioned = model.settings.uses_labels
         noise_rng = {}
 
         def sample(labels):
@@ -329,3 +331,36 @@ def forget_records_from(path, step):
         except (ValueError, KeyError, TypeError):
             pass   # a line cut short by a kill
     write_atomically(path, lambda f: f.write(''.join(kept).encode()))
+
+
+# What fit calls after each step for a run, by job; `evaluations` is empty unless the run measures its quality.
+RunCallbacks = collections.namedtuple('RunCallbacks', 'summary log checkpoint samples evaluations')
+
+
+def for_run(logdir, run, session, model, checkpoint_path=None):
+    """The callbacks of a training run (a settings.RunSettings) into logdir, at its cadence; a resumed run's
+    (checkpoint_path) carry on its training time and tell TensorBoard where the resumed session starts."""
+    evaluating = bool(run.eval_every)
+    # The training time goes on from the checkpoint's; unknown stays unknown.
+    seconds_before = checkpoints.training_seconds(checkpoint_path) if checkpoint_path else 0.0
+    with session.graph.as_default():
+        summary = SummaryCallback(session, model, logdir, every_step=run.summary_every,
+                                  image_every_step=run.sample_every, quality_charts=evaluating)
+        log = LogCallback(model, run.batch_size, run.k_steps, every_step=run.log_every, total_steps=run.steps)
+        checkpoint = CheckpointCallback(session, logdir, every_step=run.save_every, keep=3,
+                                        seconds_before=seconds_before)
+        row_labels = dataset_lib.row_labels(run.dataset) if run.model.uses_labels else None
+        samples = SampleGridCallback(session, model, logdir, every_step=run.sample_every, row_labels=row_labels)
+    evaluations = []
+    if evaluating:
+        def make_evaluator():
+            return quality.Evaluator(run.dataset, run.data, num_per_class=max(run.eval_num_per_class, 2))
+        evaluations.append(EvaluationCallback(
+            session, model, summary.writer, make_evaluator, every_step=run.eval_every,
+            clock=checkpoint.training_seconds if seconds_before is not None else None))
+    if checkpoint_path:
+        # TensorBoard drops the steps that a killed session logged after this checkpoint (every event at or
+        # after the marker's step, hence + 1: the checkpoint's own step was logged and is kept).
+        summary.writer.add_session_log(v1.SessionLog(status=v1.SessionLog.START), checkpoints.checkpoint_step(
+            checkpoint_path) + 1)
+    return RunCallbacks(summary, log, checkpoint, samples, evaluations)

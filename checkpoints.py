@@ -120,13 +120,18 @@ def as_os_error(error):
 
 
 def remove_files_of(path):
-    remove(glob.glob(glob.escape(path) + '.*') + glob.glob(glob.escape(path) + '_temp*'))
+    """Remove what a save of the checkpoint at `path` wrote, by exact name."""
+    folder, base = os.path.split(path)
+    remove([os.path.join(folder, name) for name in os.listdir(folder or '.')
+            if name.startswith((base + '.', base + '_temp')) and (
+                name == base + '.index' or CHECKPOINT_FILE.match(name) or UNFINISHED.match(name))])
 
 
-# What a save cut short leaves (by a kill -9, a second signal or a full disk): the saver's temporary files, and
-# its temporary folders for sharded saves.
-UNFINISHED_PATTERNS = (CHECKPOINT_NAME + '-*.tempstate*', CHECKPOINT_NAME + '-*.tmp*', CHECKPOINT_NAME + '-*_temp*',
-                       'checkpoint.tmp*')
+# What a save cut short leaves (by a kill -9, a second signal or a full disk), by exact name: the saver's
+# temporary files (`.tempstate<digits>` and `.tmp<hex>` beside a checkpoint file, `checkpoint.tmp<hex>`) and
+# its temporary folder for sharded saves. Nothing else in the logdir is taken for one.
+UNFINISHED = re.compile(r'^(%s-\d+(\.(data-\d+-of-\d+|index|meta)\.(tempstate\d+|tmp[0-9a-f]+)|_temp(_[0-9a-f]+)?)'
+                        r'|checkpoint\.tmp[0-9a-f]+)$' % re.escape(CHECKPOINT_NAME))
 # The files of a checkpoint, which is complete once its .index is there.
 CHECKPOINT_FILE = re.compile(r'^(%s-\d+)\.(data-\d+-of-\d+|meta|dataset\.json)$' % re.escape(CHECKPOINT_NAME))
 
@@ -135,13 +140,11 @@ def unfinished_files(logdir):
     """The files of saves that never completed in logdir: temporary files, and the files of a checkpoint without
     its .index (which cannot be restored, or whose checkpoint the saver deleted as too old)."""
     found = []
-    for pattern in UNFINISHED_PATTERNS:
-        found += glob.glob(os.path.join(glob.escape(logdir), pattern))
-    for path in glob.glob(os.path.join(glob.escape(logdir), CHECKPOINT_NAME + '-*')):
-        match = CHECKPOINT_FILE.match(os.path.basename(path))
-        if match and not os.path.exists(os.path.join(logdir, match.group(1) + '.index')):
-            found.append(path)
-    return sorted(set(found))
+    for name in os.listdir(logdir) if os.path.isdir(logdir) else []:
+        match = CHECKPOINT_FILE.match(name)
+        if UNFINISHED.match(name) or (match and not os.path.exists(os.path.join(logdir, match.group(1) + '.index'))):
+            found.append(os.path.join(logdir, name))
+    return sorted(found)
 
 
 def remove_unfinished(logdir):

@@ -689,100 +689,122 @@ def test_bad_generate_input_as_a_real_process(trained, home, tmp_path):
     assert_one_error_line(result.stderr, 'nothing-here', 'python main.py')
 
 
-def test_main_writes_every_model_default_into_the_config_as_the_model_has_it():
-    """A stored run must rebuild the same model even if a default changes later."""
-    import inspect
+def resolved(*flags):
+    """The settings main.py resolves for a new run from these flags."""
     import main
-    from model import GANModel
-    parameters = inspect.signature(GANModel).parameters
-    stored = set(main.MODEL_DEFAULTS)
-    assert stored == set(parameters) - {'condition_vectors'}
-    for name in stored - {'learning_rate', 'seed'}:   # these two defaults are main.py's own
-        assert main.MODEL_DEFAULTS[name] == parameters[name].default, name
+    import settings
+    return settings.resolve(main.given_settings(main.build_parser().parse_args(list(flags))))[0]
+
+
+def test_a_default_is_written_once_and_reaches_main_the_config_and_the_model(tmp_path, monkeypatch, capsys):
+    """settings.py holds each default once: changed there, it changes what main.py trains, what config.json
+    stores and what the model builds; and a stored run rebuilds the same model when the default changes back."""
+    import dataclasses
+    import runs
+    import settings
+    field = {f.name: f for f in dataclasses.fields(settings.ModelSettings)}['condition_units']
+    monkeypatch.setattr(field, 'default', 12)
+    monkeypatch.setitem(settings.PART_DEFAULTS['loss'], 'gan', {'learning_rate': 1e-3})
+    logdir = tmp_path / 'run'
+    argv = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--steps', '1',
+            '--eval-every', '0', '--logdir', logdir]
+    assert main_in_process(argv) == 0
+    model = json.loads((logdir / 'config.json').read_text())['model']
+    assert (model['condition_units'], model['learning_rate'], model['d_learning_rate']) == (12, 1e-3, 1e-3)
+    monkeypatch.undo()
+    assert resolved().model.condition_units == 32
+    with runs.load_generator(str(logdir)) as generator:
+        assert generator.settings.model.condition_units == 12
+        embedding = [v for v in generator._model.generator_variables if v.op.name == 'generator/condition/w']
+        assert embedding[0].shape.as_list() == [10, 12]
+    assert main_in_process(['--logdir', logdir, '--steps', '2']) == 0
 
 
 def test_the_default_gan_keeps_its_rates_constant_and_the_members_tuned_with_a_decay_keep_it():
-    import main
-
-    def default_decay(*flags):
-        args = main.build_parser().parse_args(list(flags))
-        return main.resolve_settings(args, None)['lr_decay']
-    assert default_decay() == 0.0
+    assert resolved().lr_decay == 0.0
     for flags in (['--arch', 'mlp'], ['--conditioning', 'concat'], ['--conditioning', 'none'], ['--loss', 'wgan'],
                   ['--loss', 'wgan-gp'], ['--model', 'lapgan']):
-        assert default_decay(*flags) == 0.5, flags
-    assert default_decay('--arch', 'mlp', '--lr-decay', '0') == 0.0
-    assert default_decay('--lr-decay', '0.25') == 0.25
+        assert resolved(*flags).lr_decay == 0.5, flags
+    assert resolved('--arch', 'mlp', '--lr-decay', '0').lr_decay == 0.0
+    assert resolved('--lr-decay', '0.25').lr_decay == 0.25
 
 
 def test_slower_variants_default_to_fewer_steps_so_each_default_run_takes_minutes_not_hours():
-    import losses
-    import main
-
-    def default_steps(*flags):
-        args = main.build_parser().parse_args(list(flags))
-        return main.resolve_settings(args, None)['steps']
-    assert default_steps() == 7000
-    assert default_steps('--loss', 'wgan') == losses.RULES['wgan'].steps < 7000   # five critic steps per step
-    assert default_steps('--loss', 'wgan-gp') == losses.RULES['wgan-gp'].steps < 7000   # and penalties
-    assert default_steps('--model', 'lapgan') == 2500    # three GANs per step
+    import settings
+    parts = settings.PART_DEFAULTS
+    assert resolved().steps == 7000
+    assert resolved('--loss', 'wgan').steps == parts['loss']['wgan']['steps'] < 7000   # five critic steps per step
+    assert resolved('--loss', 'wgan-gp').steps == parts['loss']['wgan-gp']['steps'] < 7000   # and penalties
+    assert resolved('--model', 'lapgan').steps == 2500    # three GANs per step
     # Parts that learn slowly ask for more steps than their loss rule's.
-    assert default_steps('--arch', 'mlp') == 10000
-    assert default_steps('--conditioning', 'concat') == 10000
-    assert default_steps('--loss', 'wgan', '--steps', '7') == 7
-    assert default_steps('--model', 'lapgan', '--epochs', '2') is None
+    assert resolved('--arch', 'mlp').steps == 10000
+    assert resolved('--conditioning', 'concat').steps == 10000
+    assert resolved('--loss', 'wgan', '--steps', '7').steps == 7
+    assert resolved('--model', 'lapgan', '--epochs', '2').steps is None
 
 
 def test_the_flags_offer_exactly_the_parts_of_the_family():
+    import losses
     import main
-    import model
+    import networks
     import runs
-    assert main.MODEL_TYPE_CHOICES == tuple(runs.MODEL_TYPES)
-    assert main.CONDITIONING_CHOICES == model.CONDITIONINGS
-    assert main.ARCH_CHOICES == model.ARCHITECTURES
-    assert main.LOSS_CHOICES == model.LOSSES
+    import settings
+    assert settings.CHOICES['model_type'] == tuple(runs.MODEL_TYPES)
+    assert settings.CHOICES['conditioning'] == tuple(networks.CONDITIONINGS)
+    assert settings.CHOICES['arch'] == tuple(networks.ARCHITECTURES)
+    assert settings.CHOICES['loss'] == tuple(losses.RULES)
+    offered = {action.dest: tuple(action.choices) for action in main.build_parser()._actions if action.choices}
+    for field in ('model_type', 'conditioning', 'arch', 'loss'):
+        assert offered[field] == settings.FLAG_CHOICES[field]
+    # --conditioning none is the clustered GAN unless --clusters 0: one spelling for each graph.
+    assert set(settings.CHOICES['conditioning']) - set(offered['conditioning']) == {'clusters'}
 
 
 @pytest.mark.parametrize('flags', [[], ['--loss', 'wgan'], ['--loss', 'wgan-gp'], ['--arch', 'mlp'],
                                    ['--model', 'lapgan'], ['--conditioning', 'none']])
 def test_a_new_run_stores_the_values_its_variant_trains_with(flags):
     """config.json holds the variant's own defaults, not None: a later change of a default leaves it alone."""
-    import main
-    import runs
-    settings = main.resolve_settings(main.build_parser().parse_args(flags), None)
-    model_class = runs.MODEL_TYPES[settings['model_type']]
-    model_settings = settings['model']
-    defaults = model_class.variant_defaults(model_settings['arch'], model_settings['conditioning'],
-                                            model_settings['loss'])
-    assert settings['version'] == runs.CONFIG_VERSION
-    for name, value in defaults.items():
-        assert (settings if name in main.TRAINING_DEFAULTS else model_settings)[name] == value, name
-    assert model_settings['learning_rate'] is not None and model_settings['diversity_weight'] is not None
+    import settings
+    run = resolved(*flags)
+    model = run.model
+    parts = {kind: getattr(model, kind) for kind in settings.PART_ORDER}
+    for name, value in settings.part_defaults(parts).items():
+        if name not in settings.unread_fields(model):
+            assert getattr(model if name in settings.MODEL_FIELDS else run, name) == value, name
+    assert model.learning_rate is not None and model.d_learning_rate is not None
+    assert model.diversity_weight is not None
+    config = settings.to_config(run)
+    assert config['version'] == settings.CONFIG_VERSION
     # Resumed, it rebuilds the same model: no setting is left for the legacy values of older runs to fill.
-    assert runs.stored_model_settings(settings) == model_settings
+    assert settings.from_config(json.loads(json.dumps(config))) == run
 
 
 def test_runs_stored_before_a_setting_existed_rebuild_the_networks_they_were_trained_with():
-    import runs
+    import legacy
     old_mlp = {'model': {'arch': 'mlp', 'projection': True, 'diversity_weight': 0.3}, 'model_type': 'gan'}
-    assert runs.stored_model_settings(old_mlp)['projection'] is False   # 0.1.0's MLP had no projection term
-    assert runs.stored_model_settings(dict(old_mlp, version=runs.CONFIG_VERSION))['projection'] is True
+    assert legacy.upgrade(old_mlp)['model']['projection'] is False   # 0.1.0's MLP had no projection term
+    assert legacy.upgrade(dict(old_mlp, version=2))['model']['projection'] is True
     old_lapgan = {'model': {'diversity_weight': 0.3}, 'model_type': 'lapgan'}
-    assert runs.stored_model_settings(old_lapgan)['level_convs'] == 1     # one convolution per level
-    assert runs.stored_model_settings(old_lapgan)['level_design'] == 1    # blocky upsampling, residuals judged
+    assert legacy.upgrade(old_lapgan)['model']['level_convs'] == 1     # one convolution per level
+    # blocky upsampling, residuals judged
+    assert legacy.upgrade(old_lapgan)['model']['level_design'] == legacy.LEVEL_DESIGNS[1]
+    assert legacy.LEVEL_DESIGNS[1]['upsampling'] == 'nearest' and legacy.LEVEL_DESIGNS[1]['judge'] == 'residual'
     # No discriminator rate stored: the discriminator learnt at the generator's rate.
-    stored = runs.stored_model_settings({'model': {'learning_rate': 1e-4, 'd_learning_rate': None}})
-    assert stored['d_learning_rate'] == 1e-4
-    assert 'level_convs' not in runs.stored_model_settings({'model': {}, 'model_type': 'gan'})
+    stored = legacy.upgrade({'model': {'learning_rate': 1e-4, 'd_learning_rate': None}})
+    assert stored['model']['d_learning_rate'] == 1e-4
+    assert legacy.upgrade({'model': {}, 'model_type': 'gan'})['model']['level_convs'] is None
+    # Version 2 said 'none' for the graph conditioned on clusters.
+    assert legacy.upgrade({'model': {'conditioning': 'none', 'clusters': 50}, 'version': 2})['model'][
+        'conditioning'] == 'clusters'
 
 
 def test_a_run_stored_before_the_mode_seeking_term_resumes_without_it():
-    import main
-    stored = {'model': {k: v for k, v in main.MODEL_DEFAULTS.items() if k != 'diversity_weight'},
-              'model_type': 'gan', 'dataset': 'mnist_sample', 'data': None, 'batch_size': 8, 'k_steps': 1, 'steps': 4}
-    args = main.build_parser().parse_args(['--logdir', 'unused'])
-    assert main.resolve_settings(args, stored)['model']['diversity_weight'] == 0.0
-    assert main.resolve_settings(main.build_parser().parse_args([]), None)['model']['diversity_weight'] == 0.3
+    import settings
+    with open(os.path.join(LEGACY_RUNS, 'gan', 'config.json')) as stream:
+        stored = json.load(stream)
+    del stored['model']['diversity_weight']
+    assert settings.resolve({}, stored)[0].model.diversity_weight == 0.0
+    assert resolved().model.diversity_weight == 0.3
 
 
 # ------------------------------------------------------------------------------------ a logdir in use, full disks,

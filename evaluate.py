@@ -25,6 +25,7 @@ import classifier as classifier_lib  # noqa: E402
 import dataset  # noqa: E402
 import grids  # noqa: E402
 import quality  # noqa: E402
+import settings  # noqa: E402
 from quality import NUM_CLASSES, COLLAPSE_THRESHOLD, MEMORISATION_THRESHOLD  # noqa: E402
 
 PROG = 'evaluate.py'
@@ -88,26 +89,24 @@ def seeded_sampler(generator, seed):
     return sample_fn
 
 
-def evaluator_for(config, evaluators, args):
+def evaluator_for(run, evaluators, args):
     """One Evaluator per data set, shared by the runs trained on it."""
-    if not isinstance(config.get('dataset'), str):
-        raise ValueError('its config.json names no dataset: retrain with python main.py')
-    key = (config['dataset'], config.get('data'))
+    key = (run.dataset, run.data)
     if key not in evaluators and evaluators and args.classifier_dir:
         raise ValueError('--classifier-dir holds the classifier of one data set, and these runs were trained on '
                          'several: leave --classifier-dir out')
     if key not in evaluators:
-        evaluators[key] = quality.Evaluator(config['dataset'], config.get('data'), cache_dir=args.classifier_dir,
+        evaluators[key] = quality.Evaluator(run.dataset, run.data, cache_dir=args.classifier_dir,
                                             num_per_class=args.num_per_class)
     return evaluators[key]
 
 
-def run_grid(generator, classifier, config, seed):
+def run_grid(generator, classifier, run, seed):
     """SHEET_COLUMNS digits of every class, one row per class; an unconditioned run's sorted by predicted class."""
     images = generator.sample(np.repeat(np.arange(NUM_CLASSES), SHEET_COLUMNS), seed=seed)
     if not generator.conditioned:
         images = images[np.argsort(classifier.predict(images), kind='stable')]
-    row_labels = dataset.row_labels(config['dataset']) if generator.conditioned else None
+    row_labels = dataset.row_labels(run.dataset) if generator.conditioned else None
     return grids.make_grid(images, SHEET_COLUMNS, row_labels=row_labels)
 
 
@@ -115,38 +114,18 @@ def measure_run(logdir, evaluators, args, with_grid=False):
     """(row of figures, full result, grid picture or None) for one run; the generator is closed after."""
     generator = load_run(logdir)
     try:
-        config = generator.config
-        evaluator = evaluator_for(config, evaluators, args)
+        run = generator.settings
+        evaluator = evaluator_for(run, evaluators, args)
         result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
                                     conditioned=generator.conditioned)
-        grid = run_grid(generator, evaluator.classifier, config, args.seed) if with_grid else None
-        row = dict(run=logdir, variant=variant_name(config), dataset=config['dataset'], data=config.get('data'),
+        grid = run_grid(generator, evaluator.classifier, run, args.seed) if with_grid else None
+        row = dict(run=logdir, variant=settings.variant_name(run), dataset=run.dataset, data=run.data,
                    classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
                    steps=checkpoints.checkpoint_step(generator.checkpoint_path),
                    seconds=checkpoints.training_seconds(generator.checkpoint_path), **quality.headline(result))
     finally:
         generator.close()
     return row, result, grid
-
-
-def variant_name(config):
-    """The family flags a run was trained with, e.g. '--loss wgan'; 'default' for none.
-
-    The defaults named here are main.py's: a run only shows the flags that differ from them."""
-    model = config['model'] if isinstance(config.get('model'), dict) else {}
-    flags = []
-    if config.get('model_type', 'gan') != 'gan':
-        flags.append('--model %s' % config['model_type'])
-    for key, default in (('conditioning', 'matching'), ('arch', 'dcgan'), ('loss', 'gan')):
-        if model.get(key, default) != default:
-            flags.append('--%s %s' % (key, model[key]))
-    if model.get('interpolate_conditions'):
-        flags.append('--interpolate-conditions')
-    if config.get('condition_vectors'):
-        flags.append('--condition-vectors')
-    if config.get('dataset', 'mnist') != 'mnist':
-        flags.append('--dataset %s' % config['dataset'])
-    return ' '.join(flags) or 'default'
 
 
 # ---------------------------------------------------------------- one run's table
@@ -327,7 +306,11 @@ def curves(args):
             return fail('%s has no quality points with training time in %s: train it with --eval-every N'
                         % (logdir, quality.QUALITY_RECORD_NAME))
         minutes = [r['training_seconds'] / 60.0 for r in records]
-        name = '%s (%s)' % (os.path.basename(os.path.normpath(logdir)), variant_name(runs.read_config(logdir) or {}))
+        try:
+            run = runs.read_settings(logdir)
+        except runs.RunError as error:
+            return fail(first_line(error))
+        name = '%s (%s)' % (os.path.basename(os.path.normpath(logdir)), settings.variant_name(run) if run else '?')
         left.plot(minutes, [r.get('accuracy') for r in records], marker='o', label=name)
         right.plot(minutes, [r.get('frechet_ratio') for r in records], marker='o', label=name)
     left.set(xlabel='training minutes', ylabel='accuracy (classified as the digit asked for)', ylim=(0, 1))

@@ -67,7 +67,7 @@ def arithmetic_noise(noise_len, seed, spread=0.25):
 def class_names_of(generator):
     """The display names of the classes the run was trained on (digits for MNIST)."""
     try:
-        names = dataset_lib.class_names(generator.config.get('dataset', 'mnist'))
+        names = dataset_lib.class_names(generator.settings.dataset)
     except dataset_lib.DataError:
         names = []
     return names if len(names) == generator.num_classes else [str(i) for i in range(generator.num_classes)]
@@ -269,9 +269,8 @@ def main(argv=None):
         return cli.fail(PROG, '--output %s: unknown extension %r: use .png (a grid), .npy or .npz (arrays)'
                         % (args.output, os.path.splitext(args.output)[1]))
     try:
-        config = runs.read_config(args.logdir) if os.path.isdir(args.logdir) else None
-        num_classes = config['model'].get('num_classes', 10) if config else 10
-        problem = check_digits(args, num_classes, config)
+        run = runs.read_settings(args.logdir) if os.path.isdir(args.logdir) else None
+        problem = check_digits(args, run)
         if problem:
             return cli.fail(PROG, problem)
         generator = runs.load_generator(args.logdir)
@@ -283,10 +282,10 @@ def main(argv=None):
         generator.close()
 
 
-def check_digits(args, num_classes, config):
-    """The problem with the digits asked for, or None."""
-    conditioned = config is None or config['model'].get('conditioning') != 'none'
-    highest = num_classes - 1
+def check_digits(args, run):
+    """The problem with the digits asked for from the run (None: not readable, load_generator says why), or None."""
+    conditioned = run is None or run.model.uses_labels
+    highest = (10 if run is None else run.model.num_classes) - 1
     if args.condition not in (None, 'all') and not 0 <= args.condition <= highest:
         return '--condition %d is out of range: this model draws digits 0..%d, or all' % (args.condition, highest)
     if args.interpolate:

@@ -8,6 +8,7 @@ runs after a critic step (weight clipping for WGAN).
 
     rule = RULES['wgan']
     losses = rule.losses(judged)          # Losses(discriminator, generator, scalars)
+    loss = gan_loss(rule, {'': judged})   # GANLoss: the model's totals, summed over its discriminators
 """
 import collections
 
@@ -18,23 +19,15 @@ v1 = tf.compat.v1
 Losses = collections.namedtuple('Losses', 'discriminator generator scalars')
 
 
-class Judged(object):
-    """What one discriminator said about one GAN's pairs, and what its losses may need besides.
-
-    `real`, `fake`, `wrong`: logits (B, 1) of (real, right label), (generated, right label) and
-    (real, wrong label) - `wrong` is None when the conditioning judges no wrong pairs. For a gradient
-    penalty: `real_inputs`, `fake_inputs` (what the discriminator saw), the `right` condition vectors
-    (None without conditioning) and `critic(inputs, condition)`, the same discriminator applied to other
-    inputs. For the generator's extra terms: `generated` images and their `noise`
-    (the mode-seeking term) and `extra_fake_logits` (GAN-INT's generated images for blended labels, which
-    the generator also wants judged real). Without `generated`, the generator pays no mode-seeking term.
-    """
-
-    def __init__(self, real, fake, wrong=None, real_inputs=None, fake_inputs=None, right=None, critic=None,
-                 generated=None, noise=None, extra_fake_logits=None):
-        self.real, self.fake, self.wrong = real, fake, wrong
-        self.real_inputs, self.fake_inputs, self.right, self.critic = real_inputs, fake_inputs, right, critic
-        self.generated, self.noise, self.extra_fake_logits = generated, noise, extra_fake_logits
+# What one discriminator said about one GAN's pairs, and what its losses may need besides: `real`, `fake`,
+# `wrong` are the logits (B, 1) of (real image, right label), (generated image, its label) and (real image,
+# wrong label), `wrong` None where no wrong pairs are judged. For a gradient penalty: `real_inputs` and
+# `fake_inputs` (what the discriminator saw), the `right` condition vectors (None without conditioning) and
+# `critic(inputs, condition)`, the same discriminator on other inputs. For the generator's extra terms: its
+# `generated` images and their `noise` (the mode-seeking term; none without `generated`) and `extra_fake`
+# (GAN-INT's images for blended labels, which the generator also wants judged real).
+Judged = collections.namedtuple('Judged', 'real fake wrong real_inputs fake_inputs right critic generated noise '
+                                'extra_fake', defaults=(None,) * 8)
 
 
 # --- how each loss scores one kind of pair -----------------------------------------------------------
@@ -157,35 +150,9 @@ def rmsprop(learning_rate, beta1=None):
     return v1.train.RMSPropOptimizer(learning_rate)
 
 
-class TrainingRule(object):
-    """How to train with one loss.
-
-    `losses(judged)` and `generator_loss(fake_logits)` (the generator's term alone, for extra generated
-    pairs such as GAN-INT's); `optimizer(learning_rate, beta1)`; the default learning rate, beta1, critic
-    steps per generator step and generator steps of a run; `clip`: clip every critic weight to
-    [-clip, clip] after each critic step (None: no clipping); `warmup_critic_steps(step)`: more critic steps
-    than k_steps at this generator step, or None; `wrong_pairs`: whether the discriminator also judges real
-    images with wrong labels where the conditioning has them (matching-aware training); `lr_decay`: the
-    last fraction of a run over which the rates fall to 0 (0: constant rates).
-    """
-
-    def __init__(self, losses, generator_loss, optimizer, learning_rate, beta1, k_steps, steps,
-                 clip=None, warmup_critic_steps=None, wrong_pairs=True, lr_decay=0.0):
-        self.losses, self.generator_loss, self.optimizer = losses, generator_loss, optimizer
-        self.learning_rate, self.beta1, self.k_steps, self.steps = learning_rate, beta1, k_steps, steps
-        self.clip, self.wrong_pairs, self.lr_decay = clip, wrong_pairs, lr_decay
-        self.warmup_critic_steps = warmup_critic_steps or (lambda step: None)
-
-    @property
-    def defaults(self):
-        """The settings this rule gives a variant: model ones and the training ones 'k_steps', 'steps' and
-        'lr_decay'."""
-        return {'learning_rate': self.learning_rate, 'beta1': self.beta1, 'k_steps': self.k_steps,
-                'steps': self.steps, 'lr_decay': self.lr_decay}
-
-    def critic_steps(self, step, k_steps):
-        """Critic steps before generator step `step` (0-based) of a run trained with k_steps."""
-        return max(k_steps, self.warmup_critic_steps(step) or 0)
+def clip_weights(variables, clip):
+    """WGAN's Lipschitz constraint: every critic weight back into [-clip, clip]."""
+    return tf.group(*[v.assign(tf.clip_by_value(v, -clip, clip)) for v in variables], name='clip')
 
 
 def wgan_paper_warmup(step):
@@ -194,22 +161,74 @@ def wgan_paper_warmup(step):
     return 100 if step < 25 or step % 500 == 0 else None
 
 
+class TrainingRule(collections.namedtuple('TrainingRule', 'losses generator_loss optimizer after_critic_step '
+                                                          'warmup_critic_steps wrong_pairs')):
+    """How to train with one loss: `losses(judged)` -> Losses, and `generator_loss(fake_logits)` alone (for
+    extra generated pairs such as GAN-INT's); `optimizer(learning_rate, beta1)`; `after_critic_step(variables,
+    settings)`, an op run after each critic step, or None; `warmup_critic_steps(step)`, more critic steps than
+    k_steps at this generator step, or None; `wrong_pairs`: whether the discriminator also judges real images
+    with wrong labels where the conditioning has them. Its numbers (rates, critic steps, the clipping bound,
+    steps) are settings: settings.PART_DEFAULTS['loss'].
+    """
+
+    def critic_steps(self, step, k_steps):
+        """Critic steps before generator step `step` (0-based) of a run trained with k_steps."""
+        warmup = self.warmup_critic_steps(step) if self.warmup_critic_steps else None
+        return max(k_steps, warmup or 0)
+
+
 RULES = {
-    # 7,000 steps: the most that trains, checks included, in under 10 minutes on a 2-core CPU. Constant rates:
-    # at 7,000 steps, FD 10.0 -> 9.5 (seed 0) and 9.4 -> 8.4 (seed 1) against rates falling to 0 over the second
-    # half. The parts tuned with that decay ('lr_decay': 0.5) ask for it; it helped the MLP most (FD 13.1 ->
-    # 10.8, and no speckle on its grid).
-    'gan': TrainingRule(gan_losses, gan_generator_loss, adam, learning_rate=2e-4, beta1=0.5, k_steps=1,
-                        steps=7000),
-    # A WGAN step is five critic steps and a generator step (100 while warming up): 4,000 steps fit the
-    # write-up's 20-minute budget on a 2-core CPU.
-    'wgan': TrainingRule(wgan_losses, wgan_generator_loss, rmsprop, learning_rate=5e-5, beta1=None, k_steps=5,
-                         steps=4000, clip=0.01, warmup_critic_steps=wgan_paper_warmup, lr_decay=0.5),
-    # Without wrong-label pairs: nothing bounds a linear critic's score of a real image with a wrong label
-    # (the penalty looks along images, not labels), and with them the generator learnt exaggerated prototypes
-    # (measured at 4,500 steps: FD 43.4 and diversity 0.77-0.84 with them, FD 13.1 and 0.92-1.05 without).
-    # One critic step at 2e-4; the penalty's second backward pass makes a step about 1.25x the default's, so
-    # 5,500 steps take the default run's wall-clock time.
+    'gan': TrainingRule(gan_losses, gan_generator_loss, adam, after_critic_step=None, warmup_critic_steps=None,
+                        wrong_pairs=True),
+    'wgan': TrainingRule(wgan_losses, wgan_generator_loss, rmsprop,
+                         after_critic_step=lambda variables, settings: clip_weights(variables, settings.clip),
+                         warmup_critic_steps=wgan_paper_warmup, wrong_pairs=True),
+    # No wrong-label pairs: the penalty bounds the critic's slope along images, not labels, so nothing bounds
+    # how low it may score a real image with a wrong label.
     'wgan-gp': TrainingRule(wgan_gp_losses, wgan_generator_loss, lambda rate, beta1: adam(rate, beta1, 0.9),
-                            learning_rate=2e-4, beta1=0.5, k_steps=1, steps=5500, wrong_pairs=False, lr_decay=0.5),
+                            after_critic_step=None, warmup_critic_steps=None, wrong_pairs=False),
 }
+
+
+# --- one model's losses, from what its discriminators judged ------------------------------------------
+
+# The parts of a single discriminator's loss, by name: the fields of GANLoss besides the two totals.
+PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discriminator_real_wrong_loss',
+              'generator_fake_loss', 'interpolated_generator_loss', 'mode_seeking_loss', 'wasserstein_estimate',
+              'gradient_penalty', 'p_real', 'p_fake', 'p_wrong')
+# The two totals, each discriminator's losses and scalars under its name ({name}/{scalar} for a model with
+# several), and the parts by name (None where the model has no such part, or has several discriminators; their
+# probabilities are then the means over the discriminators).
+GANLoss = collections.namedtuple('GANLoss', ('discriminator', 'generator', 'scalars') + PART_NAMES)
+
+
+def gan_loss(rule, judged, diversity_weight=0.0, labels=None):
+    """The losses of a model whose discriminators judged `judged` ({name: Judged}, '' for a single one): each
+    by the rule, plus the generator's extra terms (GAN-INT's blended pairs, the mode-seeking term over the
+    images of each of `labels`), summed over the discriminators."""
+    d_terms, g_terms, scalars = [], [], {}
+    for name, pairs in judged.items():
+        parts = rule.losses(pairs)
+        generator = parts.generator
+        own = dict(parts.scalars, discriminator_loss=parts.discriminator)
+        if pairs.extra_fake is not None:
+            own['interpolated_generator_loss'] = rule.generator_loss(pairs.extra_fake)
+            generator += own['interpolated_generator_loss']
+        if diversity_weight and pairs.generated is not None:
+            own['mode_seeking_loss'] = mode_seeking_loss(pairs.generated, pairs.noise, labels)
+            generator += diversity_weight * own['mode_seeking_loss']
+        own['generator_loss'] = generator
+        d_terms.append(parts.discriminator)
+        g_terms.append(generator)
+        scalars.update({(name + '/' if name else '') + key: value for key, value in own.items()})
+    single = list(judged) == ['']
+    parts = {key: scalars.get(key) if single else None for key in PART_NAMES}
+    if single:
+        parts['generator_fake_loss'] = rule.generator_loss(judged[''].fake)
+    else:
+        for key in ('p_real', 'p_fake', 'p_wrong'):
+            values = [scalars[n + '/' + key] for n in judged if n + '/' + key in scalars]
+            if values:
+                scalars[key] = parts[key] = tf.add_n(values) / len(values)
+    scalars['discriminator_loss'], scalars['generator_loss'] = tf.add_n(d_terms), tf.add_n(g_terms)
+    return GANLoss(scalars['discriminator_loss'], scalars['generator_loss'], scalars, **parts)

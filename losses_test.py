@@ -6,6 +6,7 @@ import tensorflow as tf
 import lapgan
 import losses
 import model as model_lib
+import settings
 from conftest import build, random_dataset
 
 v1 = tf.compat.v1
@@ -31,7 +32,7 @@ REAL, FAKE, WRONG = [0.5, 2.0], [-1.0, 0.3], [0.2, -0.7]
 
 
 def test_every_loss_of_the_model_comes_from_one_table():
-    assert model_lib.LOSSES == tuple(losses.RULES) == ('gan', 'wgan', 'wgan-gp')
+    assert settings.CHOICES['loss'] == tuple(losses.RULES) == ('gan', 'wgan', 'wgan-gp')
 
 
 def test_gan_loss_is_matching_aware_cross_entropy_with_a_non_saturating_generator():
@@ -110,7 +111,7 @@ def optimizer_ops(model):
 def test_wgan_gp_trains_with_adam_and_a_gradient_penalty_instead_of_clipping():
     model, session = build(loss='wgan-gp', g_dim=8, d_dim=8, seed=0)
     with session:
-        assert model.clip is None
+        assert model.settings.clip is None
         assert optimizer_ops(model) & {'ApplyAdam', 'ResourceApplyAdam'}
         assert {'gradient_penalty', 'wasserstein_estimate'} <= set(model.metric_tensors)
         assert model.metric_tags['gradient_penalty'] == 'critic/gradient_penalty'
@@ -132,6 +133,11 @@ def test_a_wgan_gp_critic_judges_no_wrong_label_pairs(model_class):
     session.close()
     assert model.discriminated_real_wrong_logits is None
     assert not [name for name in model.metric_tensors if 'wrong' in name]
+    if model_class is lapgan.LapGANModel:
+        # Its level critics train with the gan or wgan-gp loss, not with clipped weights.
+        with tf.Graph().as_default(), pytest.raises(ValueError, match='--model lapgan'):
+            model_class(loss='wgan', g_dim=8, d_dim=8)
+        return
     model, session = build(model_class, loss='wgan', g_dim=8, d_dim=8)
     session.close()
     assert model.discriminated_real_wrong_logits is not None
@@ -142,7 +148,10 @@ def test_the_rule_sets_the_default_learning_rate_and_critic_steps():
         model, session = build(loss=name, g_dim=8, d_dim=8)
         session.close()
         assert model.rule is rule
-        assert model.critic_steps(1000 + 1, rule.k_steps) == rule.k_steps
+        defaults = settings.defaults_of(loss=name)
+        assert model.settings.learning_rate == defaults['learning_rate']
+        assert model.critic_steps(1000 + 1, defaults['k_steps']) == defaults['k_steps']
+    assert settings.defaults_of(loss='wgan')['k_steps'] == 5 and settings.defaults_of(loss='wgan')['learning_rate'] == 5e-5
 
 
 def test_wgan_follows_the_papers_critic_warm_up():

@@ -221,7 +221,7 @@ def test_conditional_generator_learns_which_pattern_belongs_to_which_label():
         assert (to_own < to_other).mean() > 0.9, (label, to_own.mean(), to_other.mean())
 
     images_, right, wrong = dataset.next_batch()
-    p_real, p_wrong = session.run([model.p_real, model.p_wrong], {
+    p_real, p_wrong = session.run([model.loss.p_real, model.loss.p_wrong], {
         model.discriminator_input: images_, model.right_condition_input: right,
         model.wrong_condition_input: wrong})
     assert p_wrong < p_real
@@ -248,12 +248,12 @@ def test_mode_seeking_loss_is_inverse_image_over_noise_distance_of_same_label_pa
     noise = np.random.default_rng(0).normal(size=(5, 100))
     labels = [4, 4, 9, 9, 9]
     feed = {model.noise_input: noise, model.right_condition_input: labels, model.is_training: True}
-    images, loss = session.run([model.generated_image, model.mode_seeking_loss], feed)
+    images, loss = session.run([model.generated_image, model.loss.mode_seeking_loss], feed)
     images = images.reshape(5, -1)
     ratios = [np.abs(images[i] - images[j]).mean() / np.abs(noise[i] - noise[j]).mean()
               for i, j in [(0, 1), (2, 3), (2, 4), (3, 4)]]  # never across labels
     assert loss == pytest.approx(1.0 / (np.mean(ratios) + 1e-5), rel=1e-3)
-    generator_loss, fake_loss = session.run([model.generator_loss, model.generator_fake_loss], feed)
+    generator_loss, fake_loss = session.run([model.generator_loss, model.loss.generator_fake_loss], feed)
     assert generator_loss == pytest.approx(fake_loss + 0.5 * loss, rel=1e-4)
     session.close()
 
@@ -262,7 +262,7 @@ def test_mode_seeking_loss_pairs_every_image_when_unconditional():
     model, session = build(noise_len=100, seed=3, conditioning='none', clusters=0,
                            diversity_weight=1.0)
     noise = np.random.default_rng(0).normal(size=(3, 100))
-    images, loss = session.run([model.generated_image, model.mode_seeking_loss],
+    images, loss = session.run([model.generated_image, model.loss.mode_seeking_loss],
                                {model.noise_input: noise, model.is_training: True})
     images = images.reshape(3, -1)
     ratios = [np.abs(images[i] - images[j]).mean() / np.abs(noise[i] - noise[j]).mean()
@@ -273,7 +273,7 @@ def test_mode_seeking_loss_pairs_every_image_when_unconditional():
 
 def test_without_a_same_label_pair_the_mode_seeking_loss_is_zero():
     model, session = build(noise_len=100, seed=3, diversity_weight=1.0)
-    loss = session.run(model.mode_seeking_loss, {model.noise_input: np.ones((3, 100)),
+    loss = session.run(model.loss.mode_seeking_loss, {model.noise_input: np.ones((3, 100)),
                                                  model.right_condition_input: [1, 2, 3], model.is_training: True})
     assert loss == 0.0
     session.close()
@@ -281,7 +281,7 @@ def test_without_a_same_label_pair_the_mode_seeking_loss_is_zero():
 
 def test_no_mode_seeking_term_at_weight_zero():
     model, session = build(noise_len=100, seed=3, diversity_weight=0.0)
-    assert model.mode_seeking_loss is None
+    assert model.loss.mode_seeking_loss is None
     assert 'mode_seeking_loss' not in model.metric_tensors
     session.close()
 

@@ -6,14 +6,16 @@ A conditioning decides, in one place, where the condition vector meets noise and
 - `concat`: the one-hot vector joins the inputs of both networks (CGAN);
 - `matching`: a learned embedding joins the noise, and in the discriminator it meets the image features
   before a convolution and a nonlinearity, plus a projection term; the discriminator also judges real
-  images with wrong labels (GAN-CLS).
+  images with wrong labels (GAN-CLS);
+- `clusters`: no label, but the networks see a cluster of the training images where `matching` sees a
+  label, and judge it the same way (the model finds the clusters: clusters.py).
 
 An architecture is a generator function and a discriminator function with one signature each:
 
     generator(noise, condition, conditioning, settings, training) -> images in [-1, 1]
     discriminator(images, condition, conditioning, settings) -> logits (B, 1)
 
-They are called inside the `generator` / `discriminator` variable scopes, which the model opens (and
+`settings` is the model's settings.ModelSettings. They are called inside the `generator` / `discriminator` variable scopes, which the model opens (and
 reuses), so every call of one network shares its variables.
 """
 import numpy as np
@@ -31,12 +33,7 @@ IMAGE_SHAPE = (28, 28, 1)
 class NoConditioning(object):
     """The original GAN: neither network sees a label."""
 
-    name = 'none'
-    uses_labels = False
     judges_wrong_pairs = False
-    # Settings this conditioning gives a variant (GANBase.variant_defaults): tuned with a decaying rate, and
-    # conditioned on 50 clusters of the training images (clusters.py; GANBase._build_clusters).
-    defaults = {'lr_decay': 0.5, 'clusters': 50}
 
     def __init__(self, settings):
         self.settings = settings
@@ -65,11 +62,6 @@ class ConcatConditioning(NoConditioning):
     """CGAN: the condition vector is concatenated to the noise and to the discriminator's input and, with
     `concat_every_layer`, to the input of every hidden layer of both networks as well."""
 
-    name = 'concat'
-    uses_labels = True
-    # Measured: the label at every layer and no mode-seeking term (which, without wrong-label pairs to hold
-    # the class, trades accuracy for variety) reach 0.98 accuracy in 10,000 steps; 0.89 at the inputs only.
-    defaults = {'concat_every_layer': True, 'diversity_weight': 0.0, 'steps': 10000, 'lr_decay': 0.5}
 
     def generator_input(self, noise, condition):
         return tf.concat([noise, condition], axis=1)
@@ -87,15 +79,11 @@ class ConcatConditioning(NoConditioning):
 class MatchingConditioning(NoConditioning):
     """GAN-CLS: label embeddings, a wrong-label pair for the discriminator, and a projection term."""
 
-    name = 'matching'
-    uses_labels = True
     judges_wrong_pairs = True
-    # The default GAN's conditioning: it keeps the loss rule's rates, not NoConditioning's decay.
-    defaults = {}
 
     def generator_input(self, noise, condition):
-        # A learned label embedding. 32 units measured better than 200: a wider one outweighs the noise
-        # and the digits of one class come out too much alike.
+        # A learned label embedding, narrow so that it does not outweigh the noise (digits of one class would
+        # come out too much alike).
         embedded = tf.nn.relu(ops.dense(condition, self.settings.condition_units, 'condition'))
         return tf.concat([noise, embedded], axis=1)
 
@@ -114,7 +102,8 @@ class MatchingConditioning(NoConditioning):
         return logit + tf.reduce_sum(embedded * flat_features, axis=1, keepdims=True)
 
 
-CONDITIONINGS = {c.name: c for c in (MatchingConditioning, ConcatConditioning, NoConditioning)}
+CONDITIONINGS = {'matching': MatchingConditioning, 'concat': ConcatConditioning, 'clusters': MatchingConditioning,
+                 'none': NoConditioning}
 
 
 def join(inputs, condition):
@@ -199,7 +188,3 @@ def mlp_discriminator(images, condition, conditioning, settings):
 
 
 ARCHITECTURES = {'dcgan': (dcgan_generator, dcgan_discriminator), 'mlp': (mlp_generator, mlp_discriminator)}
-# Settings each architecture gives a variant (GANBase.variant_defaults).
-# An MLP step is cheap and its digits sharpen slowly: twice the steps in less time than the default GAN's.
-# Its rates fall to 0 over the second half (losses.RULES says what that bought).
-ARCHITECTURE_DEFAULTS = {'dcgan': {}, 'mlp': {'steps': 10000, 'lr_decay': 0.5}}

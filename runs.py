@@ -4,13 +4,13 @@
     images = generator.sample([3, 3, 7], seed=0)           # float32 (3, 28, 28, 1) in [-1, 1]
     generator.close()
 """
-import glob
 import json
 import os
 
 import numpy as np
 
 import cli
+import settings as settings_lib
 
 tf = cli.import_tensorflow_quietly()
 
@@ -21,21 +21,9 @@ import model  # noqa: E402
 v1 = tf.compat.v1
 
 CONFIG_NAME = 'config.json'
-# What main.py writes into every config.json, beside the training schedule.
-CONFIG_KEYS = ('model', 'dataset', 'data', 'batch_size', 'k_steps', 'steps')
-# A --condition-vectors file is copied into the logdir under this name, so that the run carries its conditions.
-CONDITION_VECTORS_NAME = 'condition_vectors.npy'
 # The training sample grids go into this folder of the logdir.
 SAMPLES_NAME = 'samples'
 MODEL_TYPES = {'gan': model.GANModel, 'lapgan': lapgan.LapGANModel}
-# The value each model setting had before it existed, per model type: a run stored without it was trained
-# with that value.
-LEGACY_MODEL_SETTINGS = {'gan': {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '', 'clusters': 0},
-                         'lapgan': {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '',
-                                    'level_convs': 1, 'level_design': 1, 'clusters': 0}}
-# The version of the family whose settings main.py writes into config.json; runs stored without one are
-# version 1 (0.1.0), whose MLP discriminator had no projection term whatever its `projection` setting said.
-CONFIG_VERSION = 2
 RETRAIN = 'train afresh with python main.py --logdir ANOTHER_DIR'
 
 
@@ -46,7 +34,8 @@ class RunError(Exception):
 # ---------------------------------------------------------------- config.json
 
 def read_config(logdir):
-    """The config.json of the run in logdir as stored; None if logdir holds no run; RunError if it is unusable."""
+    """The config.json of the run in logdir as stored, once settings.from_config can read it; None if logdir holds
+    no run; RunError if it is unusable."""
     path = os.path.join(logdir, CONFIG_NAME)
     if not os.path.exists(path):
         if checkpoints.checkpoints_in(logdir):
@@ -56,55 +45,28 @@ def read_config(logdir):
     try:
         with open(path) as stream:
             config = json.load(stream)
-        check_config(config)
+        settings_lib.from_config(config)
     except (OSError, ValueError) as error:
         raise RunError('%s is unreadable (%s): restore it, or %s' % (path, error, RETRAIN))
     return config
 
 
-def is_count(value):
-    # JSON's true and false load as bools, which Python counts as ints.
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+def read_settings(logdir):
+    """The settings.RunSettings of the run in logdir; None if logdir holds no run; RunError if it is unusable."""
+    config = read_config(logdir)
+    return None if config is None else settings_lib.from_config(config)
 
 
-# What each setting of CONFIG_KEYS besides the model may hold: (test, how the message names it).
-CONFIG_KINDS = {'dataset': (lambda value: isinstance(value, str), 'a dataset name'),
-                'data': (lambda value: value is None or isinstance(value, str), 'a path or null'),
-                'batch_size': (is_count, 'a whole number of at least 1'),
-                'k_steps': (is_count, 'a whole number of at least 1'),
-                'steps': (lambda value: value is None or is_count(value), 'a whole number of at least 1 or null')}
+def write_config(logdir, run, data_fingerprint):
+    """config.json: the run's settings written out, with what identifies its data."""
+    return cli.write_json_atomically(os.path.join(logdir, CONFIG_NAME), settings_lib.to_config(run, data_fingerprint))
 
 
-def check_config(config):
-    """ValueError unless config holds the model settings and every setting of CONFIG_KEYS, each of its kind."""
-    if not isinstance(config, dict) or not isinstance(config.get('model'), dict):
-        raise ValueError('it has no "model" settings')
-    missing = [key for key in CONFIG_KEYS if key not in config]
-    if missing:
-        raise ValueError('it lacks %s' % ', '.join(missing))
-    for key, (allowed, kind) in CONFIG_KINDS.items():
-        if not allowed(config[key]):
-            raise ValueError('"%s" is %s, not %s' % (key, json.dumps(config[key]), kind))
-
-
-def stored_model_settings(config):
-    """The model settings of a stored run, with the value it was trained with for every setting it predates."""
-    settings = dict(LEGACY_MODEL_SETTINGS.get(config.get('model_type', 'gan'), {}), **config['model'])
-    if config.get('version', 1) < 2 and settings.get('arch') == 'mlp':
-        settings['projection'] = False
-    if settings.get('d_learning_rate') is None:
-        # Stored without a discriminator rate: it learnt at the generator's, whatever its variant gives now.
-        settings['d_learning_rate'] = settings.get('learning_rate')
-    return settings
-
-
-def build_model(settings, condition_vectors=None, model_type='gan'):
-    """The model of `model_type` (a key of MODEL_TYPES) with these settings, in the default graph."""
+def build_model(model_settings, condition_vectors=None):
+    """The model these settings describe, in the default graph."""
     try:
-        if model_type not in MODEL_TYPES:
-            raise ValueError('unknown model_type %r' % model_type)
-        return MODEL_TYPES[model_type](condition_vectors=condition_vectors, **settings)
-    except (TypeError, ValueError) as error:
+        return MODEL_TYPES[model_settings.model_type](model_settings, condition_vectors=condition_vectors)
+    except ValueError as error:
         raise RunError('the model settings cannot be built (%s): %s' % (error, RETRAIN))
 
 
@@ -125,13 +87,12 @@ def read_condition_vectors(path, num_classes, source, fix):
     return vectors.astype(np.float32)
 
 
-def stored_condition_vectors(logdir, config):
+def stored_condition_vectors(logdir, run):
     """The condition vectors a run was trained with (its copy of --condition-vectors), or None for one-hot."""
-    name = config.get('condition_vectors')
-    if not name:
+    if not run.condition_vectors:
         return None
-    path = os.path.join(logdir, name)
-    return read_condition_vectors(path, config['model'].get('num_classes', 10),
+    path = os.path.join(logdir, run.condition_vectors)
+    return read_condition_vectors(path, run.model.num_classes,
                                   'the condition vectors %s that %s was trained with' % (path, logdir),
                                   'restore the file, or %s' % RETRAIN)
 
@@ -148,18 +109,6 @@ def unusable_checkpoint(error, path):
     return RunError('%s: %s' % (error, fix))
 
 
-def remove_leftovers(logdir):
-    """Remove what writes cut short (a kill -9, a second signal, a full disk) left in logdir: unfinished
-    checkpoint files and the temporary files of atomic writes. Only the trainer holding the logdir may do this.
-    Returns the paths removed."""
-    removed = checkpoints.remove_unfinished(logdir)
-    for folder in (logdir, os.path.join(logdir, SAMPLES_NAME)):
-        for path in glob.glob(os.path.join(glob.escape(folder), cli.TEMPORARY_PATTERN)):
-            cli.remove_if_there(path)
-            removed.append(path)
-    return removed
-
-
 # ---------------------------------------------------------------- the generator
 
 def draw_noise(count, noise_len, seed=None):
@@ -174,11 +123,14 @@ def noise_source(noise_len, seed=None):
 
 
 class Generator(object):
-    """A restored generator. Batch norm uses its moving statistics, so an image does not depend on its batch."""
+    """A restored generator. Batch norm uses its moving statistics, so an image does not depend on its batch.
+
+    `settings` is the run's settings.RunSettings; `config` its config.json as stored."""
 
     def __init__(self, logdir, config, model, session, checkpoint_path):
         self.logdir = logdir
         self.config = config
+        self.settings = settings_lib.from_config(config)
         self.checkpoint_path = checkpoint_path
         self._model = model
         self._session = session
@@ -195,7 +147,8 @@ class Generator(object):
 
     @property
     def conditioned(self):
-        return self._model.conditioning != 'none'
+        """Whether it draws the class asked for (labels mean nothing to an unconditioned or clustered GAN)."""
+        return self.settings.model.uses_labels
 
     def sample(self, labels, seed=None, noise=None):
         """float32 (N, 28, 28, 1) in [-1, 1] for int labels (N,); noise (N, noise_len) or drawn from seed."""
@@ -209,19 +162,18 @@ class Generator(object):
     @property
     def stages(self):
         """How many images one sample is drawn through: 3 for a LAPGAN (7x7, 14x14, 28x28), else 1."""
-        return len(getattr(self._model, 'sampled_pyramid', [None]))
+        return len(self._model.networks.stages)
 
     def sample_stages(self, labels, noise):
         """The stages of each sample, coarse to fine: a list of float32 (N, size, size, 1) in [-1, 1]."""
         feed = {self._model.noise_input: np.asarray(noise, np.float32),
                 self._model.right_condition_input: np.asarray(labels, np.int64).reshape(-1)}
-        stages = getattr(self._model, 'sampled_pyramid', [self._model.generated_image])
-        return [stage.astype(np.float32) for stage in self._session.run(stages, feed)]
+        return [stage.astype(np.float32) for stage in self._session.run(self._model.networks.stages, feed)]
 
     def sample_conditions(self, vectors, seed=None, noise=None):
         """Images for condition vectors (N, num_classes): rows of condition_table, or blends of them."""
         if self._condition_vectors is None:
-            raise RunError('%s holds an unconditioned model (conditioning none): it takes no condition' % self.logdir)
+            raise RunError('%s holds an unconditioned model (--conditioning none): it takes no condition' % self.logdir)
         vectors = np.asarray(vectors, np.float32)
         noise = self._noise(len(vectors), seed, noise)
         return self._run({self._model.noise_input: noise, self._condition_vectors: vectors})
@@ -260,11 +212,12 @@ def load_generator(logdir):
     path = checkpoints.latest_checkpoint(logdir)
     if path is None:
         raise RunError('no checkpoint in %s: train first with python main.py --logdir %s' % (logdir, logdir))
-    condition_vectors = stored_condition_vectors(logdir, config)
+    run = settings_lib.from_config(config)
+    condition_vectors = stored_condition_vectors(logdir, run)
     graph = tf.Graph()
     with graph.as_default():
         try:
-            model = build_model(stored_model_settings(config), condition_vectors, config.get('model_type', 'gan'))
+            model = build_model(run.model, condition_vectors)
         except RunError as error:
             raise RunError('%s: %s' % (os.path.join(logdir, CONFIG_NAME), error))
         # Only the generator: its weights and batch-norm moving statistics.

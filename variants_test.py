@@ -14,6 +14,8 @@ import pytest
 import tensorflow as tf
 
 import clusters
+import legacy
+import settings
 from dataset import GANDataset, write_idx
 from lapgan import LapGANModel
 from model import GANModel
@@ -95,7 +97,7 @@ def variable_named(model, name):
 def test_unconditioned_gan_judges_one_pair_with_p_real_and_p_fake_only():
     model, session = build(conditioning='none', clusters=0, g_dim=8, d_dim=8, seed=0)
     with session:
-        assert model.discriminated_real_wrong_logits is None and model.p_wrong is None
+        assert model.discriminated_real_wrong_logits is None and model.loss.p_wrong is None
         assert set(model.metric_tensors) == {'generator_loss', 'discriminator_loss', 'discriminator_real_right_loss',
                                              'discriminator_fake_loss', 'mode_seeking_loss', 'p_real', 'p_fake'}
         # No label reaches either network: no condition weights, and the image ignores the label fed.
@@ -107,7 +109,7 @@ def test_unconditioned_gan_judges_one_pair_with_p_real_and_p_fake_only():
         np.testing.assert_array_equal(first, other)
         data = random_dataset(size=16)
         feed = model.d_feed(data)
-        real, fake, loss = session.run([model.discriminator_real_right_loss, model.discriminator_fake_loss,
+        real, fake, loss = session.run([model.loss.discriminator_real_right_loss, model.loss.discriminator_fake_loss,
                                         model.discriminator_loss], feed)
         assert loss == pytest.approx(real + fake, rel=1e-5)
 
@@ -120,7 +122,7 @@ def test_concat_feeds_one_hot_labels_to_the_inputs_of_both_networks_without_a_wr
         assert variable_named(model, 'generator/dense/w').shape.as_list()[0] == 100 + 10
         assert variable_named(model, 'discriminator/conv1/w').shape.as_list()[2] == 1 + 10
         # ... and, by default, to the input of every hidden layer too (transposed kernels are [k, k, out, in]).
-        assert model.concat_every_layer
+        assert model.settings.concat_every_layer
         assert variable_named(model, 'generator/deconv1/w').shape.as_list()[3] == 2 * 8 + 10
         assert variable_named(model, 'generator/deconv2/w').shape.as_list()[3] == 8 + 10
         assert variable_named(model, 'discriminator/conv2/w').shape.as_list()[2] == 8 + 10
@@ -141,7 +143,7 @@ def test_concat_at_the_inputs_only_as_version_0_1_0_did():
 def test_matching_default_keeps_the_wrong_label_term():
     model, session = build(g_dim=8, d_dim=8, seed=0)
     with session:
-        assert model.conditioning == 'matching'
+        assert model.settings.conditioning == 'matching'
         assert model.discriminated_real_wrong_logits is not None and 'p_wrong' in model.metric_tensors
 
 
@@ -151,7 +153,8 @@ def test_conditioning_variant_trains_checkpoints_resumes_and_draws(conditioning,
     images = train_resume_generate(logdir, ['--conditioning', conditioning], capsys)
     assert images.shape == (20, 28, 28)
     config = json.loads((logdir / 'config.json').read_text())
-    assert config['model']['conditioning'] == conditioning
+    # One field says what the graph does: the unconditioned GAN's default conditions on clusters.
+    assert config['model']['conditioning'] == ('clusters' if conditioning == 'none' else conditioning)
     tags = event_tags(logdir)
     assert {'probabilities/p_real', 'probabilities/p_fake'} <= tags
     # CGAN judges no wrong-label pairs; the unconditioned GAN judges real images with a wrong cluster.
@@ -169,10 +172,12 @@ def test_conditioning_variant_trains_checkpoints_resumes_and_draws(conditioning,
 
 
 def test_the_unconditioned_gan_conditions_itself_on_clusters_of_the_training_images_by_default():
-    assert GANModel.variant_defaults(conditioning='none')['clusters'] == 50
-    assert GANModel.variant_defaults()['clusters'] == 0
-    assert GANModel.variant_defaults(conditioning='concat')['clusters'] == 0
-    assert LapGANModel.variant_defaults(conditioning='none')['clusters'] == 0
+    assert settings.model_settings(conditioning='none').clusters == 50
+    assert settings.model_settings(conditioning='none').conditioning == 'clusters'
+    assert settings.model_settings().clusters == 0
+    assert settings.model_settings(conditioning='concat').clusters == 0
+    assert settings.model_settings('lapgan', conditioning='none').clusters == 0
+    assert settings.model_settings(conditioning='none', clusters=0).conditioning == 'none'
 
 
 def three_kinds_of_image(counts=(10, 6, 4)):
@@ -190,13 +195,13 @@ def test_clustered_unconditioned_gan_draws_each_cluster_as_often_as_the_training
     images, kinds = three_kinds_of_image()
     with session:
         model.find_clusters(session, images, seed=0)
-        found = session.run(model.real_clusters, {model.discriminator_input: kinds})
+        found = session.run(model.conditions.clusters.real, {model.discriminator_input: kinds})
         assert sorted(found) == [0, 1, 2]
-        shares = session.run(model.cluster_shares)
+        shares = session.run(model.conditions.clusters.shares)
         np.testing.assert_allclose(sorted(shares), [0.2, 0.3, 0.5], atol=1e-6)
         # The cluster a generated image belongs to is drawn from the noise, as often as the data holds it.
         noise = np.random.default_rng(0).standard_normal((20000, 100)).astype(np.float32)
-        drawn = np.bincount(session.run(model.generated_clusters, {model.noise_input: noise}), minlength=3) / 20000
+        drawn = np.bincount(session.run(model.conditions.clusters.generated, {model.noise_input: noise}), minlength=3) / 20000
         np.testing.assert_allclose(drawn, shares, atol=0.02)
         # The image is a function of the noise alone: labels fed are ignored.
         first = session.run(model.generated_image, {model.noise_input: noise[:4], model.right_condition_input: [0] * 4})
@@ -274,7 +279,7 @@ def test_wgan_critic_loss_is_the_raw_score_difference_and_weights_stay_clipped()
         feed = model.d_feed(data)
         real, fake, loss, estimate = session.run([model.discriminated_real_right_logits,
                                                   model.discriminated_fake_logits, model.discriminator_loss,
-                                                  model.wasserstein_estimate], feed)
+                                                  model.loss.wasserstein_estimate], feed)
         assert estimate == pytest.approx(real.mean() - fake.mean(), rel=1e-4, abs=1e-7)
         assert loss == pytest.approx(-estimate, rel=1e-4, abs=1e-7)
         model.fit(session, data, epochs=None, k_steps=1, max_steps=1)
@@ -301,16 +306,16 @@ def test_wgan_trains_five_critic_steps_logs_the_wasserstein_estimate_and_draws(t
 def test_interpolated_conditions_add_a_generator_term_judged_real():
     plain, plain_session = build(g_dim=8, d_dim=8, seed=0)
     plain_session.close()
-    assert plain.interpolated_generator_loss is None
+    assert plain.loss.interpolated_generator_loss is None
     model, session = build(g_dim=8, d_dim=8, seed=0, interpolate_conditions=True)
     with session:
         data = random_dataset(size=16)
         feed = model.g_feed(data)
         assert model.second_condition_input in feed
         fake_term, mixed_term, seeking, total = session.run(
-            [model.generator_fake_loss, model.interpolated_generator_loss, model.mode_seeking_loss,
+            [model.loss.generator_fake_loss, model.loss.interpolated_generator_loss, model.loss.mode_seeking_loss,
              model.generator_loss], feed)
-        assert total == pytest.approx(fake_term + mixed_term + model.diversity_weight * seeking, rel=1e-5)
+        assert total == pytest.approx(fake_term + mixed_term + model.settings.diversity_weight * seeking, rel=1e-5)
         # The term judges G(z, mix) under the half-and-half blend of the two labels' condition vectors.
         mix = session.run(model.interpolated_condition_vectors, feed)
         table = session.run(model.condition_table)
@@ -325,7 +330,7 @@ def test_interpolated_conditions_add_a_generator_term_judged_real():
 
 def test_interpolated_conditions_need_a_condition():
     graph = tf.Graph()
-    with graph.as_default(), pytest.raises(ValueError, match='interpolate_conditions'):
+    with graph.as_default(), pytest.raises(ValueError, match='interpolate-conditions'):
         GANModel(conditioning='none', interpolate_conditions=True)
 
 
@@ -455,7 +460,14 @@ def upsample_bilinear(images):
     return images
 
 
+def design(number):
+    """LAPGAN's level design as version 2 numbered it: 1, as runs stored before the setting; 2, today's."""
+    return settings.LevelDesign(**legacy.LEVEL_DESIGNS[number])
+
+
 def build_lapgan(**kwargs):
+    if isinstance(kwargs.get('level_design'), int):
+        kwargs['level_design'] = design(kwargs['level_design'])
     graph = tf.Graph()
     with graph.as_default():
         model = LapGANModel(g_dim=8, d_dim=8, condition_units=8, seed=0, **kwargs)
@@ -470,7 +482,7 @@ def test_lapgan_discriminators_judge_residual_and_upsampled_low_pass_pairs(level
     # the default: bilinear upsampling, (image, low-pass) pairs, the same information in a form where a
     # blotch the residual leaves on the image shows.
     model, session = build_lapgan(level_design=level_design)
-    assert LapGANModel.variant_defaults()['level_design'] == 2
+    assert settings.model_settings('lapgan').level_design == settings.LevelDesign() == design(2)
     with session:
         data = random_dataset(size=16)
         feed = model.d_feed(data)
@@ -499,7 +511,7 @@ def test_lapgan_samples_coarse_to_fine_into_28x28_images_in_range():
     with session:
         noise = np.random.default_rng(0).standard_normal((5, 100)).astype(np.float32)
         feed = {model.noise_input: noise, model.right_condition_input: [0, 1, 2, 3, 4]}
-        coarse, middle, images = session.run(model.sampled_pyramid, feed)
+        coarse, middle, images = session.run(model.networks.stages, feed)
         assert coarse.shape == (5, 7, 7, 1) and middle.shape == (5, 14, 14, 1) and images.shape == (5, 28, 28, 1)
         assert -1.0 <= images.min() and images.max() <= 1.0
         np.testing.assert_array_equal(session.run(model.generated_image, feed), images)
@@ -519,7 +531,7 @@ def test_lapgan_levels_draw_from_their_own_slices_of_the_noise():
         changed = noise.copy()
         changed[:, slices[-1]] = np.random.default_rng(1).standard_normal((4, 33))
         labels = [0, 1, 2, 3]
-        before, after = (session.run(model.sampled_pyramid, {model.noise_input: n, model.right_condition_input: labels})
+        before, after = (session.run(model.networks.stages, {model.noise_input: n, model.right_condition_input: labels})
                          for n in (noise, changed))
         np.testing.assert_array_equal(before[0], after[0])
         np.testing.assert_array_equal(before[1], after[1])
@@ -587,7 +599,7 @@ def test_lapgan_trains_checkpoints_resumes_and_draws(tmp_path, capsys):
     logdir = tmp_path / 'lapgan'
     images = train_resume_generate(logdir, ['--model', 'lapgan'], capsys)
     assert images.shape == (20, 28, 28)
-    assert json.loads((logdir / 'config.json').read_text())['model_type'] == 'lapgan'
+    assert json.loads((logdir / 'config.json').read_text())['model']['model_type'] == 'lapgan'
     assert generate(['--logdir', logdir, '--condition', '3', '--num', '3']) == 0
     assert os.path.exists(str(logdir / 'generated_3.png'))
     # --pyramid: each sample as its 7x7, 14x14 and 28x28 stages, enlarged side by side; the last is the image.

@@ -1,0 +1,77 @@
+"""A run's folder as the project's own: whether training can write into it, which leftovers of the project's
+own interrupted saves it may remove, and undoing a new run that ended before its first checkpoint.
+
+The project removes only what it wrote itself: leftovers are recognised by exact names, and only beside a
+config.json that it wrote; a new run undone removes only the paths it created. Anything else in a folder the
+user points at stays, whatever it is called.
+"""
+import os
+import re
+
+import checkpoints
+
+# The hidden temporary files that cli.write_atomically leaves beside a file it was writing when killed: the
+# files training writes into a logdir, and its sample grids.
+LOGDIR_TEMPORARY = re.compile(r'^\.(config\.json|quality\.jsonl|condition_vectors\.npy|'
+                              r'model\.ckpt-\d+\.dataset\.json)\.tmp$')
+SAMPLES_TEMPORARY = re.compile(r'^\.step_\d+\.png\.tmp$')
+SAMPLES_NAME = 'samples'
+
+
+def logdir_problem(logdir):
+    """Why training could not write into logdir, or None. Creates nothing."""
+    if os.path.islink(logdir) and not os.path.exists(logdir):
+        return '--logdir %s is a link to %s, which does not exist: choose another --logdir' % (
+            logdir, os.readlink(logdir))
+    if os.path.exists(logdir):
+        if not os.path.isdir(logdir):
+            return '--logdir %s is a file, not a directory: choose another --logdir' % logdir
+        if not os.access(logdir, os.W_OK | os.X_OK):
+            return 'cannot write to %s (permission denied): choose another --logdir' % logdir
+        samples = os.path.join(logdir, SAMPLES_NAME)
+        if os.path.exists(samples) and not os.path.isdir(samples):
+            return ('%s is a file, where training puts its sample grids: move it, or choose another --logdir'
+                    % samples)
+        return None
+    parent = os.path.dirname(os.path.abspath(logdir))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return 'cannot create --logdir %s: %s is a file, not a directory: choose another --logdir' % (logdir, parent)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return 'cannot create --logdir %s: no permission to write in %s: choose another --logdir' % (logdir, parent)
+    return None
+
+
+def leftovers(logdir):
+    """What this project's saves cut short left in a run's logdir (one with its config.json): unfinished
+    checkpoint files and the temporary files of atomic writes, by exact name."""
+    found = checkpoints.unfinished_files(logdir)
+    for folder, pattern in ((logdir, LOGDIR_TEMPORARY), (os.path.join(logdir, SAMPLES_NAME), SAMPLES_TEMPORARY)):
+        if os.path.isdir(folder):
+            found += [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if pattern.match(name)]
+    return found
+
+
+def remove_leftovers(logdir):
+    """Remove leftovers(logdir), which only the trainer holding the run's lock may do; the paths removed."""
+    found = leftovers(logdir)
+    checkpoints.remove(found)
+    return found
+
+
+def paths_under(directory):
+    """Every file and folder under directory."""
+    found = set()
+    for root, folders, names in os.walk(directory):
+        found.update(os.path.join(root, name) for name in folders + names)
+    return found
+
+
+def undo_new_run(directory, found_before):
+    """Remove the files and folders under directory that are not in found_before: what a new run created."""
+    for path in sorted(paths_under(directory) - found_before, reverse=True):   # a folder after its files
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)
+        else:
+            os.remove(path)
