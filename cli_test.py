@@ -359,6 +359,15 @@ BAD_TRAINING_INPUT = {
     'clusters with lapgan': (lambda run, tmp: TINY_MODEL + [
         '--model', 'lapgan', '--conditioning', 'none', '--clusters', '5', '--logdir', fresh(tmp), '--steps', '1'],
         ['--clusters 5', '--model gan']),
+    'blended labels without labels': (lambda run, tmp: TINY_MODEL + [
+        '--conditioning', 'none', '--interpolate-conditions', '--logdir', fresh(tmp), '--steps', '1'],
+        ['--interpolate-conditions', '--conditioning matching or concat']),
+    'lapgan with clipped critics': (lambda run, tmp: TINY_MODEL + [
+        '--model', 'lapgan', '--loss', 'wgan', '--logdir', fresh(tmp), '--steps', '1'], ['--model lapgan', '--loss wgan']),
+    'clusters without the noise to draw them from': (lambda run, tmp: TINY_MODEL + [
+        '--conditioning', 'none', '--noise-len', '1', '--logdir', fresh(tmp), '--steps', '1'], ['--noise-len 1']),
+    'a flag the stored run does not read': (lambda run, tmp: ['--logdir', run, '--clusters', '5', '--steps', '6'],
+                                            ['--clusters 5', 'not read', str(run)]),
 }
 
 
@@ -370,6 +379,25 @@ def test_bad_training_input_is_one_line_exit_2_and_changes_nothing(case, run_cop
     assert_one_error_line(capsys.readouterr().err, *words)
     assert snapshot(run_copy) == before
     assert not os.path.exists(str(fresh(tmp_path)))
+
+
+def test_a_width_that_the_mlp_does_not_read_is_dropped_with_a_note_and_not_stored(tmp_path, capsys):
+    configs = []
+    for width in ('1', '2000'):
+        logdir = tmp_path / width
+        argv = TINY_MODEL + ['--arch', 'mlp', '--g-dim', width, '--logdir', logdir, '--steps', '1']
+        assert main_in_process(argv) == 0
+        out = capsys.readouterr().out
+        assert '--g-dim is not read by these parts (--arch mlp has fixed layer sizes): dropped' in out
+        configs.append(json.loads((logdir / 'config.json').read_text()))
+    assert configs[0]['model']['g_dim'] is None and configs[0] == configs[1]
+
+
+def test_lapgan_trains_with_the_gradient_penalty_loss(tmp_path, capsys):
+    logdir = tmp_path / 'lapgan'
+    assert main_in_process(TINY_MODEL + ['--model', 'lapgan', '--loss', 'wgan-gp', '--logdir', logdir,
+                                         '--steps', '1']) == 0
+    assert json.loads((logdir / 'config.json').read_text())['model']['loss'] == 'wgan-gp'
 
 
 def test_corrupt_checkpoint_is_one_line_exit_2_and_changes_nothing(run_copy, tmp_path, capsys):

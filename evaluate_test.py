@@ -11,6 +11,7 @@ import pytest
 import classifier
 import evaluate
 import quality
+import settings
 
 # Enough for >= 95% on the held-out sample digits, small enough to keep this file quick.
 TEST_TRAIN_STEPS = 500
@@ -402,8 +403,8 @@ class FakeGenerator:
     """Stands in for a trained generator: answers with real digits (held-out ones unless told)."""
 
     def __init__(self, images, labels, conditioned=True):
-        self.config = {'dataset': 'mnist_sample', 'data': None,
-                       'model': {'conditioning': 'matching' if conditioned else 'none'}}
+        self.settings = settings.resolve(dict(dataset='mnist_sample', conditioning='matching' if conditioned
+                                              else 'none'))[0]
         self.conditioned = conditioned
         self.checkpoint_path = '/nowhere/model.ckpt-1234'
         self.sampler = real_digit_sampler(images, labels)
@@ -552,11 +553,28 @@ def test_compare_prints_one_row_per_run_and_draws_one_panel_each(trained, tiny_r
     assert 'FD / baseline' in table[0] and 'memorisation' in table[0]
     assert table[1] == '|' + '---|' * table[0].count(' | ') + '---|'   # a Markdown rule under the header
     default_row, plain_row = table[2:]
-    assert '`--dataset mnist_sample`' in default_row and '| 2 |' in default_row
-    assert '`--conditioning none --dataset mnist_sample`' in plain_row
+    # A variant is named by the flags that differ from the default run's: these tiny runs' sizes, too.
+    tiny = '--g-dim 8 --d-dim 8 --condition-units 8 --dataset mnist_sample --batch-size 8'
+    assert '`%s`' % tiny in default_row and '| 2 |' in default_row
+    assert '`--conditioning none %s`' % tiny in plain_row
     assert default_row.split('|')[10].strip() == '1.00'   # the first run is the baseline
     assert plain_row.split('|')[5].strip() == '-'          # no accuracy without labels
     assert count_panels(sheet) == 2
+
+
+def test_compare_tells_the_clustered_gan_from_the_original_one(trained, tiny_runs, tmp_path, capsys):
+    import main as main_lib
+    original = str(tmp_path / 'original')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('GAN_OFFLINE', '1')
+        assert main_lib.main(TINY + ['--conditioning', 'none', '--clusters', '0', '--logdir', original]) == 0
+    capsys.readouterr()
+    code = evaluate.main(['--compare', tiny_runs[1], original, '--num-per-class', '5', '--sheet',
+                          str(tmp_path / 'sheet.png'), '--classifier-dir', trained.cache_dir, '--json'])
+    assert code == 0
+    clustered, plain = [row['variant'] for row in json.loads(capsys.readouterr().out)['runs']]
+    assert clustered.startswith('--conditioning none ') and '--clusters' not in clustered
+    assert plain.startswith('--conditioning none ') and '--clusters 0' in plain
 
 
 def test_compare_json_and_an_explicit_baseline(trained, tiny_runs, tmp_path, capsys):
