@@ -218,7 +218,8 @@ def test_interrupted_cache_write_leaves_no_cache(tmp_path, monkeypatch):
 
 EXPECTED_KEYS = {'conditioned', 'accuracy', 'per_class_accuracy', 'class_shares', 'frechet_distance',
                  'frechet_per_class', 'frechet_ratio', 'diversity_ratio', 'mode_collapse', 'memorisation_ratio',
-                 'memorisation_flag', 'reference'}
+                 'memorisation_flag', 'precision', 'recall', 'density', 'coverage', 'reference'}
+MANIFOLD_KEYS = ('precision', 'recall', 'density', 'coverage')
 
 
 def score(real, sample_fn, num_per_class=60, conditioned=True):
@@ -302,6 +303,44 @@ def one_digit_per_class_sampler(images, labels):
 def test_noise_or_one_digit_repeated_scores_a_frechet_ratio_far_above_one(trained, real):
     assert score(real, noise_sampler)['frechet_ratio'] > 5
     assert score(real, one_digit_per_class_sampler(trained.images, trained.labels))['frechet_ratio'] > 5
+
+
+def test_one_digit_repeated_per_class_is_precise_but_recalls_and_covers_little(trained, real):
+    result = score(real, one_digit_per_class_sampler(trained.images, trained.labels))
+    assert result['precision'] > 0.9    # each is a real digit
+    assert result['recall'] < 0.1 and result['coverage'] < 0.1
+
+
+def test_noise_is_neither_precise_nor_covering(trained, real):
+    result = score(real, noise_sampler)
+    # A few real outliers' wide balls take in some noise; density counts each of them only once in k.
+    assert result['precision'] < 0.25 and result['recall'] < 0.1
+    assert result['density'] < 0.1 and result['coverage'] < 0.1
+
+
+@pytest.mark.parametrize('num_per_class', [20, 300])
+def test_training_digits_score_the_reference_rows_precision_recall_density_coverage(trained, real, num_per_class):
+    result = score(real, real_digit_sampler(trained.train_images, trained.train_labels, seed=1), num_per_class)
+    reference = result['reference']
+    for name in MANIFOLD_KEYS:
+        assert result[name] == pytest.approx(reference[name], abs=0.1), name
+    assert reference['precision'] > 0.8 and reference['recall'] > 0.8
+    assert reference['density'] == pytest.approx(1.0, abs=0.2)
+
+
+def test_precision_recall_density_coverage_are_measured_at_the_frechet_sizes(trained, real, monkeypatch):
+    # Both rows: the generated (or training) digits FD uses, against every held-out digit.
+    sizes = []
+    original = quality.manifold_figures
+
+    def recording(gen_feats, real_feats, *args, **kwargs):
+        sizes.append((len(gen_feats), real_feats))
+        return original(gen_feats, real_feats, *args, **kwargs)
+    monkeypatch.setattr(quality, 'manifold_figures', recording)
+    monkeypatch.setattr(real, '_rows', {})   # the reference row is measured again, not taken from the cache
+    score(real, real_digit_sampler(trained.images, trained.labels), 30)
+    assert sizes == [(10 * 30, real.held_manifold)] * 2   # the reference row, then the generated one
+    assert len(real.held_manifold.feats) == len(trained.labels)
 
 
 def test_a_generator_returning_training_digits_is_flagged_as_copying(trained, real):

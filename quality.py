@@ -211,6 +211,7 @@ class RealDigits:
         self.held_labels = np.asarray(held_labels, np.int64)
         self.held_features, self.held_predicted = classifier.features_and_predictions(held_images)
         self.held_gaussian = Gaussian(self.held_features)
+        self.held_manifold = Manifold(self.held_features)
         self.train_images = np.asarray(train_images, np.float32)
         self.train_neighbours = NearestNeighbours(self.train_images)
         self.train_labels = np.asarray(train_labels, np.int64)
@@ -244,6 +245,7 @@ class RealDigits:
                 'diversity_ratio': ratios,
                 'mode_collapse': collapsed_digits(ratios),
                 'class_shares': class_shares(self.held_predicted),
+                **manifold_figures(features, self.held_manifold),
             }
         return copy.deepcopy(self._rows[matched])
 
@@ -306,6 +308,8 @@ def evaluate_samples(real, sample_fn, num_per_class, seed, conditioned=True):
         'mode_collapse': collapsed_digits(ratios),
         'memorisation_ratio': memorisation,
         'memorisation_flag': memorisation < MEMORISATION_THRESHOLD,
+        # The same digits as the FD's, and as many as the reference's: the figures move with both sets' sizes.
+        **manifold_figures(features[matched], real.held_manifold),
         'reference': reference,
     }
 
@@ -346,6 +350,10 @@ def headline(result):
         'max_diversity_ratio': max(diversity) if diversity else None,
         'memorisation_ratio': result['memorisation_ratio'],
         'memorisation_flag': result['memorisation_flag'],
+        'precision': result['precision'],
+        'recall': result['recall'],
+        'density': result['density'],
+        'coverage': result['coverage'],
         'min_class_share': min(result['class_shares']),
         'max_class_share': max(result['class_shares']),
     }
