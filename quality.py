@@ -165,7 +165,9 @@ def manifold_figures(gen_feats, real_feats, k=MANIFOLD_K):
     neighbour, sum / (k * generated rows) (about 1 for a generator as good as real data, above 1 where
     generated rows crowd the dense parts); coverage: share of real balls that hold a generated row (variety,
     without recall's trust in generated balls that outliers blow up). Balls are closed: a row on the edge
-    counts as inside.
+    counts as inside. Read fidelity with variety: few real rows in many dimensions make wide balls, and a
+    generator of one faint blob can lie inside the balls of a few faint real digits (high precision and
+    density) while its recall and coverage are 0.
 
     Cost: the generated side's radii and one pass over the generated x real distances, chunk by chunk
     (see Manifold): about twice a fit, 0.05 s for 1,000 rows a side and 2 to 3 s for 10,000, in the same
