@@ -165,7 +165,8 @@ class CountingEvaluator:
         return {'conditioned': conditioned, 'accuracy': 0.5 if conditioned else None,
                 'per_class_accuracy': [0.1 * d for d in range(10)] if conditioned else None,
                 'class_shares': [0.1] * 10, 'frechet_distance': 12.0, 'frechet_ratio': 1.5,
-                'diversity_ratio': [1.0] * 9 + [0.25], 'memorisation_ratio': 0.95, 'memorisation_flag': False}
+                'diversity_ratio': [1.0] * 9 + [0.25], 'memorisation_ratio': 0.95, 'memorisation_flag': False,
+                'precision': 0.8, 'recall': 0.6, 'density': 0.9, 'coverage': 0.7}
 
 
 def read_quality_records(logdir):
@@ -191,6 +192,9 @@ def test_evaluation_callback_writes_quality_scalars_with_one_evaluator(trained, 
     assert scalars['quality/memorisation_ratio'][-1][1] == pytest.approx(0.95)
     assert scalars['quality/min_diversity_ratio'][-1][1] == pytest.approx(0.25)
     assert scalars['quality_per_digit/accuracy_7'][-1][1] == pytest.approx(0.7)
+    for name, value in (('precision', 0.8), ('recall', 0.6), ('density', 0.9), ('coverage', 0.7)):
+        assert [step for step, _ in scalars['quality/' + name]] == [2, 4]
+        assert scalars['quality/' + name][-1][1] == pytest.approx(value)
 
 
 def test_evaluation_callback_appends_one_record_per_point_with_the_clock(trained, tmp_path):
@@ -207,6 +211,7 @@ def test_evaluation_callback_appends_one_record_per_point_with_the_clock(trained
     assert records[0]['accuracy'] == 0.5 and records[0]['lowest_digit_accuracy'] == 0.0
     assert records[0]['frechet_ratio'] == 1.5 and records[0]['memorisation_ratio'] == 0.95
     assert (records[0]['min_diversity_ratio'], records[0]['max_diversity_ratio']) == (0.25, 1.0)
+    assert [records[0][name] for name in ('precision', 'recall', 'density', 'coverage')] == [0.8, 0.6, 0.9, 0.7]
     assert records[0]['evaluation_seconds'] >= 0
 
 

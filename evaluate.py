@@ -2,9 +2,10 @@
 
 One run: the share of generated digits classified as the digit they were drawn for (overall and per
 digit), the Fréchet distance (FD) between classifier features of generated and real held-out digits and
-its ratio to real data's FD measured at the same sizes, a per-digit diversity ratio, and a memorisation
-ratio that flags a generator copying its training digits. Several runs (--compare): one Markdown table
-and one contact sheet of their grids.
+its ratio to real data's FD measured at the same sizes, a per-digit diversity ratio, a memorisation
+ratio that flags a generator copying its training digits, and fidelity and variety apart: precision,
+recall, density and coverage on the same features and digits as FD. Several runs (--compare): one
+Markdown table and one contact sheet of their grids.
 
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0]
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
@@ -33,6 +34,7 @@ DEFAULT_SHEET = 'comparison.png'
 DEFAULT_CURVES = 'curves.png'
 SHEET_COLUMNS = 10            # digits per grid row; one row per class
 PANELS_PER_ROW = 4            # contact-sheet panels side by side before wrapping
+MANIFOLD_FIGURES = ('precision', 'recall', 'density', 'coverage')   # quality.manifold_figures, in table order
 
 
 def at_least_two(text):
@@ -153,6 +155,13 @@ def format_table(result, settings):
         'FD: %d digits per class, generated or real training digits, against the %d held-out real digits'
         % (result['frechet_per_class'], settings['held_out']),
         '',
+        '%-16s' % '' + ''.join(' %9s' % name for name in MANIFOLD_FIGURES),
+        '%-16s' % 'generated' + ''.join(' %9.3f' % result[name] for name in MANIFOLD_FIGURES),
+        '%-16s' % 'real reference' + ''.join(' %9.3f' % reference[name] for name in MANIFOLD_FIGURES),
+        "precision and density: generated digits in real digits' balls (fidelity); recall: real digits in generated",
+        "digits' balls; coverage: real balls holding a generated digit (variety). Ball radius: k-th neighbour, k = %d"
+        % quality.MANIFOLD_K,
+        '',
         '%-22s' % 'digit' + ''.join('%6d' % digit for digit in range(NUM_CLASSES)),
     ]
     if conditioned:
@@ -190,7 +199,8 @@ def memorisation_line(ratio):
 # ---------------------------------------------------------------- several runs
 
 COMPARISON_COLUMNS = ['run', 'variant', 'steps', 'minutes', 'accuracy', 'lowest digit', 'class shares', 'FD',
-                      'FD ratio', 'FD / baseline', 'diversity (min-max)', 'memorisation']
+                      'FD ratio', 'FD / baseline', 'precision', 'recall', 'density', 'coverage', 'diversity (min-max)',
+                      'memorisation']
 
 
 def comparison_cells(row):
@@ -200,6 +210,7 @@ def comparison_cells(row):
             '%.1f-%.1f%%' % (100 * row['min_class_share'], 100 * row['max_class_share']),
             number(row['frechet_distance'], '%.1f'), number(row['frechet_ratio'], '%.2f'),
             number(row['frechet_vs_baseline'], '%.2f'),
+            *[number(row[name], '%.2f') for name in MANIFOLD_FIGURES],
             '%s-%s' % (number(row['min_diversity_ratio'], '%.2f'), number(row['max_diversity_ratio'], '%.2f')),
             number(row['memorisation_ratio'], '%.2f') + (' COPYING' if row['memorisation_flag'] else '')]
 
@@ -220,6 +231,7 @@ def caption(row):
             '%s steps, %s minutes' % (cells['steps'], cells['minutes']),
             first,
             'FD %s = %sx real data, %sx baseline' % (cells['FD'], cells['FD ratio'], cells['FD / baseline']),
+            ', '.join('%s %s' % (name, cells[name]) for name in MANIFOLD_FIGURES),
             'diversity %s, memorisation %s' % (cells['diversity (min-max)'], cells['memorisation'])]
 
 
@@ -357,7 +369,8 @@ def evaluate_one(args):
                 'steps': row['steps'], 'training_seconds': row['seconds'], 'num_per_class': args.num_per_class,
                 'seed': args.seed,
                 'classifier_accuracy': row['classifier_accuracy'], 'held_out': row['held_out'],
-                'memorisation_threshold': MEMORISATION_THRESHOLD, 'memorisation_space': 'pixels'}
+                'memorisation_threshold': MEMORISATION_THRESHOLD, 'memorisation_space': 'pixels',
+                'manifold_k': quality.MANIFOLD_K}
     if args.json:
         print(json.dumps(quality.without_nan(dict(result, settings=settings))))
     else:

@@ -219,7 +219,8 @@ def test_interrupted_cache_write_leaves_no_cache(tmp_path, monkeypatch):
 
 EXPECTED_KEYS = {'conditioned', 'accuracy', 'per_class_accuracy', 'class_shares', 'frechet_distance',
                  'frechet_per_class', 'frechet_ratio', 'diversity_ratio', 'mode_collapse', 'memorisation_ratio',
-                 'memorisation_flag', 'reference'}
+                 'memorisation_flag', 'precision', 'recall', 'density', 'coverage', 'reference'}
+MANIFOLD_KEYS = ('precision', 'recall', 'density', 'coverage')
 
 
 def score(real, sample_fn, num_per_class=60, conditioned=True):
@@ -303,6 +304,45 @@ def one_digit_per_class_sampler(images, labels):
 def test_noise_or_one_digit_repeated_scores_a_frechet_ratio_far_above_one(trained, real):
     assert score(real, noise_sampler)['frechet_ratio'] > 5
     assert score(real, one_digit_per_class_sampler(trained.images, trained.labels))['frechet_ratio'] > 5
+
+
+def test_one_digit_repeated_per_class_is_precise_but_recalls_and_covers_little(trained, real):
+    result = score(real, one_digit_per_class_sampler(trained.images, trained.labels))
+    assert result['precision'] > 0.9    # each is a real digit
+    assert result['recall'] < 0.1 and result['coverage'] < 0.1
+
+
+def test_noise_is_neither_precise_nor_covering(trained, real):
+    result = score(real, noise_sampler)
+    # A few real outliers' wide balls take in some noise; density counts each of them only once in k.
+    assert result['precision'] < 0.25 and result['recall'] < 0.1
+    assert result['density'] < 0.1 and result['coverage'] < 0.1
+
+
+@pytest.mark.parametrize('num_per_class', [20, 300])
+def test_training_digits_score_the_reference_rows_precision_recall_density_coverage(trained, real, num_per_class):
+    result = score(real, real_digit_sampler(trained.train_images, trained.train_labels, seed=1), num_per_class)
+    reference = result['reference']
+    for name in MANIFOLD_KEYS:
+        assert result[name] == pytest.approx(reference[name], abs=0.1), name
+    assert reference['precision'] > 0.8 and reference['recall'] > 0.8
+    assert reference['density'] == pytest.approx(1.0, abs=0.2)
+
+
+def test_precision_recall_density_coverage_are_measured_at_the_frechet_sizes(trained, monkeypatch):
+    # Both rows: the generated (or training) digits FD uses, against every held-out digit.
+    real = quality.RealDigits(trained.classifier, trained.images, trained.labels,   # its reference rows: none yet
+                              trained.train_images, trained.train_labels)
+    sizes = []
+    original = quality.manifold_figures
+
+    def recording(gen_feats, real_feats, *args, **kwargs):
+        sizes.append((len(gen_feats), real_feats))
+        return original(gen_feats, real_feats, *args, **kwargs)
+    monkeypatch.setattr(quality, 'manifold_figures', recording)
+    score(real, real_digit_sampler(trained.images, trained.labels), 30)
+    assert sizes == [(10 * 30, real.held_manifold)] * 2   # the reference row, then the generated one
+    assert len(real.held_manifold.feats) == len(trained.labels)
 
 
 def test_a_generator_returning_training_digits_is_flagged_as_copying(trained, real):
@@ -430,6 +470,26 @@ def test_cli_json_prints_exactly_one_json_object(trained, tmp_path, monkeypatch,
     assert result['memorisation_flag'] is False and 0.85 <= result['memorisation_ratio'] <= 1.15
     assert result['settings']['steps'] == 1234 and result['settings']['variant'] == '--dataset mnist_sample'
     assert generator.closed
+    for row in (result, result['reference']):
+        assert all(0.0 <= row[name] <= 1.0 for name in ('precision', 'recall', 'coverage'))
+        assert row['density'] > 0
+    assert result['settings']['manifold_k'] == quality.MANIFOLD_K
+
+
+def test_cli_table_shows_the_json_precision_recall_density_coverage_of_both_rows(trained, tmp_path, monkeypatch,
+                                                                                   capsys):
+    argv = ['--logdir', str(tmp_path), '--num-per-class', '20', '--classifier-dir', trained.cache_dir]
+    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: FakeGenerator(trained.images, trained.labels))
+    assert evaluate.main(argv + ['--json']) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert evaluate.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [header] = [index for index, line in enumerate(lines) if line.split()[:4] == list(MANIFOLD_KEYS)]
+    for line, row in zip(lines[header + 1:header + 3], (result, result['reference'])):
+        title, numbers = line[:16].strip(), [float(cell) for cell in line[16:].split()]
+        assert title == ('generated' if row is result else 'real reference')
+        assert numbers == pytest.approx([row[name] for name in MANIFOLD_KEYS], abs=5e-4)
+    assert any('k = %d' % quality.MANIFOLD_K in line for line in lines[header + 3:])
 
 
 def test_cli_table_has_generated_and_reference_rows(trained, tmp_path, monkeypatch, capsys):
@@ -559,6 +619,10 @@ def test_compare_prints_one_row_per_run_and_draws_one_panel_each(trained, tiny_r
     assert '`--conditioning none %s`' % tiny in plain_row
     assert default_row.split('|')[10].strip() == '1.00'   # the first run is the baseline
     assert plain_row.split('|')[5].strip() == '-'          # no accuracy without labels
+    columns = [cell.strip() for cell in table[0].split('|')]
+    for row in (default_row, plain_row):
+        cells = dict(zip(columns, row.split('|')))
+        assert all(0.0 <= float(cells[name]) for name in MANIFOLD_KEYS)
     assert count_panels(sheet) == 2
 
 
@@ -585,7 +649,17 @@ def test_compare_json_and_an_explicit_baseline(trained, tiny_runs, tmp_path, cap
     report = json.loads(capsys.readouterr().out)
     assert [row['run'] for row in report['runs']] == [tiny_runs[1], tiny_runs[0]]   # the baseline comes first
     assert report['runs'][0]['frechet_vs_baseline'] == pytest.approx(1.0)
+    assert all(isinstance(row[name], float) for row in report['runs'] for name in MANIFOLD_KEYS)
     assert count_panels(sheet) == 2
+
+
+def test_contact_sheet_caption_names_precision_recall_density_coverage():
+    row = dict(run='runs/wgan', variant='--loss wgan', steps=5000, seconds=300.0, accuracy=0.98,
+               lowest_digit_accuracy=0.95, min_class_share=0.09, max_class_share=0.11, frechet_distance=12.0,
+               frechet_ratio=1.3, frechet_vs_baseline=1.1, min_diversity_ratio=0.9, max_diversity_ratio=1.1,
+               memorisation_ratio=0.97, memorisation_flag=False, precision=0.812, recall=0.634, density=0.957,
+               coverage=0.701)
+    assert 'precision 0.81, recall 0.63, density 0.96, coverage 0.70' in evaluate.caption(row)
 
 
 def test_compare_names_the_run_it_cannot_read(trained, tiny_runs, tmp_path, capsys):
