@@ -15,6 +15,7 @@ import checkpoints
 import dataset as dataset_lib
 import grids
 import quality
+import settings
 from cli import write_atomically
 
 v1 = tf.compat.v1
@@ -192,8 +193,9 @@ class CheckpointCallback(Callback):
     stays unknown) plus the wall-clock time since this callback was made.
     """
 
-    def __init__(self, session, logdir, every_step=1000, keep=3, seconds_before=0.0):
+    def __init__(self, session, logdir, every_step=1000, keep=3, seconds_before=0.0, trained_as=None):
         self.saver = checkpoints.Saver(session, logdir, keep)
+        self.trained_as = trained_as   # the model settings, as config.json holds them, saved beside each one
         self.seconds_before = seconds_before
         self.started = time.monotonic()
         self.last_path = None
@@ -206,7 +208,7 @@ class CheckpointCallback(Callback):
 
     def save(self, dataset, step):
         state = None if dataset is None else dataset.state_dict()
-        self.last_path = self.saver.save(step, state, self.training_seconds())
+        self.last_path = self.saver.save(step, state, self.training_seconds(), self.trained_as)
         return self.last_path
 
 
@@ -348,7 +350,7 @@ def for_run(logdir, run, session, model, checkpoint_path=None):
                                   image_every_step=run.sample_every, quality_charts=evaluating)
         log = LogCallback(model, run.batch_size, run.k_steps, every_step=run.log_every, total_steps=run.steps)
         checkpoint = CheckpointCallback(session, logdir, every_step=run.save_every, keep=3,
-                                        seconds_before=seconds_before)
+                                        seconds_before=seconds_before, trained_as=settings.to_config(run)['model'])
         row_labels = dataset_lib.row_labels(run.dataset) if run.model.uses_labels else None
         samples = SampleGridCallback(session, model, logdir, every_step=run.sample_every, row_labels=row_labels)
     evaluations = []

@@ -2,7 +2,8 @@
 
 A checkpoint `<logdir>/model.ckpt-<step>` holds both networks, both optimizers and the global step. Beside
 it, `model.ckpt-<step>.dataset.json` holds the data order (GANDataset.state_dict()), so that a resumed run
-draws the batches an uninterrupted one would have, and `training_seconds`: the wall-clock seconds the run
+draws the batches an uninterrupted one would have, `trained_as`: the model settings it was trained with (so
+that a checkpoint of another model is refused), and `training_seconds`: the wall-clock seconds the run
 had trained for, over all its sessions, when the checkpoint was saved.
 """
 import errno
@@ -19,14 +20,16 @@ v1 = tf.compat.v1
 
 CHECKPOINT_NAME = 'model.ckpt'
 TRAINING_SECONDS = 'training_seconds'
+TRAINED_AS = 'trained_as'
 
 
 class CheckpointError(Exception):
-    """A checkpoint that cannot be restored into the model; the message says why, the caller adds the fix."""
+    """A checkpoint that cannot be restored into the model; the message says why, and `fix` the way past it
+    where the caller cannot know it (else None)."""
 
-    def __init__(self, message, corrupt):
+    def __init__(self, message, corrupt, fix=None):
         super().__init__(message)
-        self.corrupt = corrupt
+        self.corrupt, self.fix = corrupt, fix
 
 
 # ---------------------------------------------------------------- names
@@ -84,7 +87,7 @@ class Saver(object):
         self.saver.set_last_checkpoints_with_time(
             [(path, os.path.getmtime(path + '.index')) for path in checkpoints_in(logdir)])
 
-    def save(self, step, dataset_state=None, training_seconds=None):
+    def save(self, step, dataset_state=None, training_seconds=None, trained_as=None):
         """The path of the checkpoint of `step`, with the data order and training time beside it when given.
 
         A complete checkpoint of `step` is kept, not written again (a resumed run stopped before its first step
@@ -99,6 +102,8 @@ class Saver(object):
                 beside = dict(dataset_state)
                 if training_seconds is not None:
                     beside[TRAINING_SECONDS] = training_seconds
+                if trained_as is not None:
+                    beside[TRAINED_AS] = trained_as
                 cli.write_json_atomically(dataset_state_path(path), beside)
             with self.session.graph.as_default():
                 path = self.saver.save(self.session, self.prefix, global_step=step)
@@ -138,11 +143,15 @@ CHECKPOINT_FILE = re.compile(r'^(%s-\d+)\.(data-\d+-of-\d+|meta|dataset\.json)$'
 
 def unfinished_files(logdir):
     """The files of saves that never completed in logdir: temporary files, and the files of a checkpoint without
-    its .index (which cannot be restored, or whose checkpoint the saver deleted as too old)."""
+    its .index (which cannot be restored, or whose checkpoint the saver deleted as too old) - only where the
+    data order file that a save of this project writes first stands beside them, so that a file of that name
+    the user put there is not taken for one."""
     found = []
     for name in os.listdir(logdir) if os.path.isdir(logdir) else []:
         match = CHECKPOINT_FILE.match(name)
-        if UNFINISHED.match(name) or (match and not os.path.exists(os.path.join(logdir, match.group(1) + '.index'))):
+        prefix = os.path.join(logdir, match.group(1)) if match else None
+        if UNFINISHED.match(name) or (match and not os.path.exists(prefix + '.index')
+                                      and os.path.exists(dataset_state_path(prefix))):
             found.append(os.path.join(logdir, name))
     return sorted(found)
 
@@ -176,6 +185,13 @@ def restore_checkpoint(session, saver, path, variables):
     except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as error:
         # The reader reports a short read as IndexError and other damage as ValueError or RuntimeError.
         raise CheckpointError('checkpoint %s is corrupt or truncated (%s)' % (path, short_error(error)), corrupt=True)
+    step = checkpoint_step(path)
+    if 'global_step' in shapes and int(reader.get_tensor('global_step')) != step:
+        stored = int(reader.get_tensor('global_step'))
+        raise CheckpointError('checkpoint %s holds step %d, not the %d its name says' % (path, stored, step),
+                              corrupt=False, fix='was it renamed? name its files %s-%d.* again, or train afresh with '
+                                                 'python main.py --logdir ANOTHER_DIR' % (
+                                                     os.path.join(os.path.dirname(path), CHECKPOINT_NAME), stored))
     for variable in variables:
         name, shape = variable.op.name, variable.shape.as_list()
         if name not in shapes:
@@ -214,6 +230,16 @@ def read_data_state(checkpoint_path):
     except (OSError, ValueError) as error:
         raise CheckpointError('%s is corrupt (%s)' % (path, error), corrupt=True)
     return state
+
+
+def trained_as(checkpoint_path):
+    """The model settings saved beside a checkpoint (a dict, as config.json holds them); None if none were
+    saved (a checkpoint of an earlier version) or they are unreadable."""
+    try:
+        state = read_data_state(checkpoint_path)
+    except CheckpointError:
+        return None
+    return None if state is None else state.get(TRAINED_AS)
 
 
 def training_seconds(checkpoint_path):

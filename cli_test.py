@@ -367,7 +367,7 @@ BAD_TRAINING_INPUT = {
     'clusters without the noise to draw them from': (lambda run, tmp: TINY_MODEL + [
         '--conditioning', 'none', '--noise-len', '1', '--logdir', fresh(tmp), '--steps', '1'], ['--noise-len 1']),
     'a flag the stored run does not read': (lambda run, tmp: ['--logdir', run, '--clusters', '5', '--steps', '6'],
-                                            ['--clusters 5', 'not read', str(run)]),
+                                            ['--clusters 5', 'not read', 'the model of']),
 }
 
 
@@ -1035,6 +1035,98 @@ def test_a_hand_edited_config_of_the_wrong_kind_is_one_line(run_copy, capsys):
     assert main_in_process(['--logdir', run_copy, '--steps', '6']) == 2
     assert_one_error_line(capsys.readouterr().err, 'config.json', 'batch_size', 'big')
     assert snapshot(run_copy) == before
+
+
+# ------------------------------------------------------------------------------------ files the user owns, and
+# what a run remembers
+
+USER_FILES = ['.draft.tmp', os.path.join('samples', '.x.tmp'), 'checkpoint.tmp.txt', 'model.ckpt-7.meta', 'notes.txt']
+
+
+def test_a_new_run_in_a_folder_of_the_users_removes_none_of_their_files(tmp_path, capsys):
+    logdir = tmp_path / 'mine'
+    (logdir / 'samples').mkdir(parents=True)
+    for name in USER_FILES:
+        (logdir / name).write_text('the user\'s ' + name)
+    assert main_in_process(TINY_MODEL + ['--logdir', logdir, '--steps', '2', '--eval-every', '0']) == 0
+    assert 'removed' not in capsys.readouterr().out
+    for name in USER_FILES:
+        assert (logdir / name).read_text() == 'the user\'s ' + name
+    # Resumed (now a run of its own), its saves' leftovers go, by their exact names, and the user's stay.
+    (logdir / '.config.json.tmp').write_text('cut short')
+    assert main_in_process(['--logdir', logdir, '--steps', '3']) == 0
+    assert 'removed 1 temporary file' in capsys.readouterr().out
+    assert not (logdir / '.config.json.tmp').exists()
+    for name in USER_FILES:
+        assert (logdir / name).read_text() == 'the user\'s ' + name
+
+
+def test_a_resumed_run_keeps_its_stored_cadence(tmp_path, capsys):
+    logdir = tmp_path / 'run'
+    argv = TINY_MODEL + ['--steps', '4', '--save-every', '2', '--sample-every', '2', '--log-every', '2',
+                         '--eval-every', '0', '--logdir', logdir]
+    assert main_in_process(argv) == 0
+    capsys.readouterr()
+    assert main_in_process(['--logdir', logdir, '--steps', '8']) == 0
+    out = capsys.readouterr().out
+    assert checkpoint_steps(logdir) == [4, 6, 8]
+    assert sorted(os.listdir(str(logdir / 'samples'))) == ['step_%07d.png' % step for step in (2, 4, 6, 8)]
+    assert sorted(log_lines(out)) == [6, 8]
+    assert not os.path.exists(str(logdir / 'quality.jsonl'))   # evaluation stayed off
+    # A flag overrides it for the session, saying so.
+    assert main_in_process(['--logdir', logdir, '--steps', '9', '--save-every', '1']) == 0
+    assert '--save-every 1' in capsys.readouterr().out and checkpoint_steps(logdir)[-1] == 9
+
+
+def test_sigterm_while_a_new_run_starts_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import callbacks
+    real = callbacks.for_run
+
+    def stopped_while_starting(*args, **kwargs):
+        made = real(*args, **kwargs)   # config.json and an events file are written by now
+        os.kill(os.getpid(), signal.SIGTERM)
+        return made
+    monkeypatch.setattr(callbacks, 'for_run', stopped_while_starting)
+    logdir = tmp_path / 'new'
+    assert main_in_process(TINY_MODEL + ['--logdir', logdir, '--steps', '4', '--eval-every', '0']) == 128 + 15
+    assert_one_error_line(errors_besides_the_data_source(capsys.readouterr().err), 'interrupted', 'nothing')
+    assert not logdir.exists()
+    # The same command with other flags starts it afresh.
+    monkeypatch.undo()
+    assert main_in_process(TINY_MODEL + ['--logdir', logdir, '--steps', '1', '--loss', 'wgan']) == 0
+
+
+def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path, monkeypatch, capsys):
+    import cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, 'import_tensorflow_quietly', interrupted)
+    assert main_in_process(TINY_MODEL + ['--logdir', tmp_path / 'run', '--steps', '1']) == 130
+    assert_one_error_line(capsys.readouterr().err, 'interrupted')
+    assert not (tmp_path / 'run').exists()
+
+
+def test_a_checkpoint_of_another_loss_is_refused_in_one_line(run_copy, tmp_path, capsys):
+    import runs
+    config = json.loads((run_copy / 'config.json').read_text())
+    config['model'].update(loss='wgan-gp')
+    (run_copy / 'config.json').write_text(json.dumps(config))
+    before = snapshot(run_copy)
+    assert main_in_process(['--logdir', run_copy, '--steps', '6']) == 2
+    assert_one_error_line(capsys.readouterr().err, 'model.ckpt-4', '--loss "gan"', '--loss "wgan-gp"')
+    assert snapshot(run_copy) == before
+    with pytest.raises(runs.RunError, match='trained with --loss'):
+        runs.load_generator(str(run_copy))
+
+
+def test_a_renamed_checkpoint_is_refused_in_one_line(run_copy, capsys):
+    for path in glob.glob(str(run_copy / 'model.ckpt-2.*')):
+        os.remove(path)
+    for path in glob.glob(str(run_copy / 'model.ckpt-4.*')):
+        os.rename(path, path.replace('model.ckpt-4.', 'model.ckpt-999.'))
+    assert main_in_process(['--logdir', run_copy, '--steps', '1000']) == 2
+    assert_one_error_line(capsys.readouterr().err, 'model.ckpt-999', 'holds step 4', 'model.ckpt-4')
 
 
 # ------------------------------------------------------------------------------------ generate.py at any size

@@ -199,7 +199,7 @@ def train(args, run, stored):
         # The model: the graph of the run's settings in a session, its variables restored or initialised.
         model, session = build(run, condition_vectors, args.precision)
         with session:
-            saved = resume.restore_or_initialise(session, checkpoint_path, say)
+            saved = resume.restore_or_initialise(session, checkpoint_path, run, say)
             # The data: real digits in [-1, 1], in batches with right and wrong labels, in the order saved.
             data = load_data(run)
             resume.check_same_data(logdir, stored, args.data and run.data, data, say)

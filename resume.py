@@ -19,9 +19,10 @@ v1 = cli.import_tensorflow_quietly().compat.v1
 FLAG_VECTORS_FIX = 'pass a .npy file of condition vectors, one row per class, saved with numpy.save'
 
 
-def restore_or_initialise(session, checkpoint_path, say):
-    """Every variable from the checkpoint (or initialised, for a run without one); what was saved beside it, or
-    None where nothing usable was (the data is then reshuffled, said through `say`)."""
+def restore_or_initialise(session, checkpoint_path, run, say):
+    """Every variable from the checkpoint (or initialised, for a run without one), which must have been trained
+    as `run`'s model; what was saved beside it, or None where nothing usable was (the data is then
+    reshuffled, said through `say`)."""
     with session.graph.as_default():
         variables = v1.global_variables()
         if not checkpoint_path:
@@ -32,6 +33,7 @@ def restore_or_initialise(session, checkpoint_path, say):
         checkpoints.restore_checkpoint(session, restorer, checkpoint_path, variables)
     except checkpoints.CheckpointError as error:
         raise runs.unusable_checkpoint(error, checkpoint_path)
+    runs.check_trained_as(checkpoint_path, run)
     try:
         saved = checkpoints.read_data_state(checkpoint_path)
     except checkpoints.CheckpointError as error:

@@ -25,6 +25,8 @@ CONFIG_NAME = 'config.json'
 SAMPLES_NAME = 'samples'
 MODEL_TYPES = {'gan': model.GANModel, 'lapgan': lapgan.LapGANModel}
 RETRAIN = 'train afresh with python main.py --logdir ANOTHER_DIR'
+# The largest magnitude a --condition-vectors file may hold.
+MAX_CONDITION_VALUE = 1e4
 
 
 class RunError(Exception):
@@ -84,6 +86,10 @@ def read_condition_vectors(path, num_classes, source, fix):
                        % (source, vectors.shape, num_classes, fix))
     if not np.issubdtype(vectors.dtype, np.number) or not np.all(np.isfinite(vectors)):
         raise RunError('%s must hold finite numbers only: %s' % (source, fix))
+    if np.abs(vectors).max() > MAX_CONDITION_VALUE:
+        # Such values overflow the networks' first layers within a step; scale the vectors down.
+        raise RunError('%s holds values up to %.3g, beyond +-%g: scale the vectors down, then %s' % (
+            source, np.abs(vectors).max(), MAX_CONDITION_VALUE, fix))
     return vectors.astype(np.float32)
 
 
@@ -100,13 +106,30 @@ def stored_condition_vectors(logdir, run):
 def unusable_checkpoint(error, path):
     """The RunError for a checkpoints.CheckpointError of `path`: why, and the way past it."""
     hint = checkpoints.fallback_hint(path) if error.corrupt else None
-    if not error.corrupt:
+    if error.fix:
+        fix = error.fix
+    elif not error.corrupt:
         fix = 'was config.json edited? restore it, or %s' % RETRAIN
     elif hint:
         fix = '%s and run again, or %s' % (hint, RETRAIN)
     else:
         fix = RETRAIN
     return RunError('%s: %s' % (error, fix))
+
+
+def check_trained_as(path, run):
+    """RunError if the checkpoint at `path` records that it was trained as another model than `run`'s (a
+    config.json edited, or a checkpoint of another run dropped in); checkpoints that record nothing pass."""
+    recorded = checkpoints.trained_as(path)
+    if recorded is None:
+        return
+    expected = settings_lib.to_config(run)['model']
+    differing = [name for name in expected if recorded.get(name) != expected[name]]
+    if differing:
+        def shown(values):
+            return ' '.join('%s %s' % (settings_lib.flag(name), json.dumps(values.get(name))) for name in differing)
+        raise RunError('checkpoint %s was trained with %s, but %s says %s: restore config.json, or %s' % (
+            path, shown(recorded), CONFIG_NAME, shown(expected), RETRAIN))
 
 
 # ---------------------------------------------------------------- the generator
@@ -229,4 +252,9 @@ def load_generator(logdir):
     except checkpoints.CheckpointError as error:
         session.close()
         raise unusable_checkpoint(error, path)
+    try:
+        check_trained_as(path, run)
+    except RunError:
+        session.close()
+        raise
     return Generator(logdir, config, model, session, path)
