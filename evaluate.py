@@ -63,7 +63,11 @@ def build_parser():
     parser.add_argument('--json', action='store_true', help='print one JSON object instead of a table')
     parser.add_argument('--seed', type=cli.seed, default=0, help='seed for the generator noise (default 0)')
     parser.add_argument('--classifier-dir', default=None,
-                        help='classifier cache dir (default summary/classifiers/<dataset>-<data hash>)')
+                        help='the digit classifier\'s cache folder: trained into once, read after; replaced only '
+                             'when empty or holding nothing but such a cache (default <root>/<dataset>-<data hash>, '
+                             'the root being $%s if set, else $XDG_CACHE_HOME/%s, else ~/.cache/%s)'
+                             % (classifier_lib.CACHE_ENVIRONMENT, classifier_lib.CACHE_SUBFOLDER,
+                                classifier_lib.CACHE_SUBFOLDER))
     return parser
 
 

@@ -19,6 +19,7 @@ from scipy.spatial.distance import pdist
 
 NUM_CLASSES = 10
 CHUNK_SIZE = 500              # generated images per sample_fn call, bounds memory
+MAX_NUM_PER_CLASS = 100000    # features of every generated digit are kept: about 1.7 KB each, 1.7 GB at most
 COLLAPSE_THRESHOLD = 0.5      # diversity ratio below this flags a digit as mode-collapsed
 MAX_PAIRWISE_ROWS = 2000      # pairwise distances grow quadratically; a subsample estimates the mean well
 REFERENCE_SEED = 0            # fixed, so the reference row is the same for every evaluation
@@ -209,6 +210,8 @@ def evaluate_samples(real, sample_fn, num_per_class, seed, conditioned=True):
     """
     if num_per_class < 2:
         raise ValueError('num_per_class must be at least 2 (pairwise distances), got %d' % num_per_class)
+    if num_per_class > MAX_NUM_PER_CLASS:
+        raise ValueError('num_per_class must be at most %d, got %d' % (MAX_NUM_PER_CLASS, num_per_class))
     labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int64), num_per_class)
     np.random.default_rng(seed).shuffle(labels)
     features, predicted, neighbours = generate_and_measure(real, sample_fn, labels)
@@ -259,6 +262,13 @@ class Evaluator:
 
     def close(self):
         self.classifier.close()
+
+
+def evaluation_problem(dataset_name, data_path=None, num_per_class=1000, cache_dir=None):
+    """One line saying why an Evaluator of this data cannot score, or None; cheap: see
+    classifier.evaluation_problem, whose contract it is."""
+    import classifier as classifier_lib   # the cache rules and data checks: no TensorFlow
+    return classifier_lib.evaluation_problem(dataset_name, data_path, num_per_class, cache_dir)
 
 
 def headline(result):
