@@ -294,16 +294,35 @@ QUALITY_RECORD_NAME = 'quality.jsonl'
 
 def read_quality_record(logdir):
     """The quality points a run wrote while training (one JSON object a line, see EvaluationCallback), by
-    step; where a resumed run measured a step again, its last point. [] if there is none."""
+    step; where a resumed run measured a step again, its last point. [] if there is none. ValueError naming the
+    line when one is not such a point (an object whose step is a whole number and figures numbers or null)."""
     path = os.path.join(logdir, QUALITY_RECORD_NAME)
     by_step = {}
     if os.path.isfile(path):
         with open(path) as stream:
-            for line in stream:
+            for number, line in enumerate(stream, 1):
                 if line.strip():
-                    record = json.loads(line)
+                    try:
+                        record = json.loads(line)
+                    except ValueError as error:
+                        raise ValueError('%s line %d is not JSON (%s)' % (path, number, error)) from None
+                    problem = quality_point_problem(record)
+                    if problem:
+                        raise ValueError('%s line %d is not a quality point: %s' % (path, number, problem))
                     by_step[record['step']] = record
     return [by_step[step] for step in sorted(by_step)]
+
+
+def quality_point_problem(record):
+    if not isinstance(record, dict):
+        return 'a JSON %s, not an object' % type(record).__name__
+    if isinstance(record.get('step'), bool) or not isinstance(record.get('step'), int):
+        return '"step" is %s, not a whole number' % json.dumps(record.get('step'))
+    for key in ('training_seconds', 'accuracy', 'frechet_ratio'):
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return '"%s" is %s, not a number or null' % (key, json.dumps(value))
+    return None
 
 
 def minutes_to_quality(records, accuracy=0.99, frechet_ratio=2.0):
