@@ -112,6 +112,9 @@ def run_data(logdir, config, args):
             raise runs.RunError('%s was trained on --data %s, which is no longer there: if the file moved, pass '
                                 '--data NEWPATH' % (logdir, data))
         return data
+    if config['dataset'] == 'mnist_sample':
+        raise runs.RunError('--data %s: %s was trained on the bundled sample (--dataset mnist_sample), which has no '
+                            'data file to move: leave --data out' % (args.data, logdir))
     kept = config.get('data_fingerprint')
     if kept is None:
         if (logdir, args.data) not in args.unchecked:
