@@ -364,20 +364,15 @@ def class_count_problem(source, train_labels, held_labels, held_out_from):
     return None
 
 
-def evaluation_problem(dataset_name, data_path=None, num_per_class=1000, cache_dir=None):
+def evaluation_problem(dataset_name, data_path=None, cache_dir=None):
     """One line saying why the classifier cannot score generated digits of this data, or None if it can.
 
-    Cheap (no TensorFlow, no training: it reads the data and looks at the cache's place) and silent. Its
-    answer is about: the data itself (found and valid); a held-out set (its test split, else HOLD_OUT_PER_CLASS
+    Cheap (no TensorFlow, no training: it reads the data and looks at the cache's place) and silent. Its answer
+    is about: the data itself (found and valid); a held-out set (its test split, else HOLD_OUT_PER_CLASS
     training digits per class, which needs HOLD_OUT_PER_CLASS + 2 of every digit) and the training digits each
-    holding 2 or more of every digit; num_per_class (2 to quality.MAX_NUM_PER_CLASS); and the cache (cache_dir,
-    default default_cache_dir of the data), which must hold a classifier of this data or be a place where one
-    can be written (cache_problem). A caller checks it before work that ends in an evaluation.
+    holding 2 or more of every digit; and the cache (cache_dir, default default_cache_dir of the data), which
+    must hold a classifier of this data or be a place where one can be written (cache_problem).
     """
-    import quality
-    if not 2 <= num_per_class <= quality.MAX_NUM_PER_CLASS:
-        return ('%d generated digits per class: evaluation takes 2 to %d (its memory grows with them)'
-                % (num_per_class, quality.MAX_NUM_PER_CLASS))
     try:
         with contextlib.redirect_stderr(io.StringIO()):   # the data's source line is the loader's to say
             images, labels, _, held_labels, held_out_from = load_training_and_held_out(dataset_name, data_path)

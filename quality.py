@@ -265,10 +265,16 @@ class Evaluator:
 
 
 def evaluation_problem(dataset_name, data_path=None, num_per_class=1000, cache_dir=None):
-    """One line saying why an Evaluator of this data cannot score, or None; cheap: see
-    classifier.evaluation_problem, whose contract it is."""
+    """One line saying why an Evaluator(dataset_name, data_path, cache_dir, num_per_class) cannot score, or None
+    if it can: num_per_class from 2 to MAX_NUM_PER_CLASS, and the data and the cache as
+    classifier.evaluation_problem says (the data valid, every digit 2 or more times among the held-out and the
+    training digits, a cache that holds this data's classifier or a place it can be written). Cheap and silent
+    (no TensorFlow, no training): for a caller to check before work that ends in an evaluation."""
+    if not 2 <= num_per_class <= MAX_NUM_PER_CLASS:
+        return ('%d generated digits per class: evaluation takes 2 to %d (the features of every one are kept in '
+                'memory)' % (num_per_class, MAX_NUM_PER_CLASS))
     import classifier as classifier_lib   # the cache rules and data checks: no TensorFlow
-    return classifier_lib.evaluation_problem(dataset_name, data_path, num_per_class, cache_dir)
+    return classifier_lib.evaluation_problem(dataset_name, data_path, cache_dir)
 
 
 def headline(result):
