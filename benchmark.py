@@ -11,6 +11,7 @@ machine's fp32 matmul speed measured in the same run. With --logdir, time to qua
 is the training minutes until that run's own quality points (quality.jsonl) first
 showed accuracy >= 0.99 and FD ratio <= 2 (null if they never did).
 """
+import argparse
 import json
 import os
 import subprocess
@@ -26,6 +27,7 @@ import cli
 tf = cli.import_tensorflow_quietly()
 
 import callbacks  # noqa: E402  (these import TensorFlow too: after the quiet import)
+import checkpoints  # noqa: E402
 import dataset as dataset_lib  # noqa: E402
 import model as model_lib  # noqa: E402
 import quality  # noqa: E402
@@ -34,6 +36,8 @@ from model import GANModel  # noqa: E402
 
 v1 = tf.compat.v1
 PROG = 'benchmark.py'
+# The matmul peak holds three size x size float32 matrices: 805 MB at this size.
+MAX_PEAK_SIZE = 8192
 MAIN_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'main.py')
 
 
@@ -210,6 +214,33 @@ def train_one_step(logdir):
     return result.returncode
 
 
+def peak_size(text):
+    value = cli.positive_int(text)
+    if value > MAX_PEAK_SIZE:
+        raise argparse.ArgumentTypeError('must be at most %d (three matrices of its size squared are held in memory), '
+                                         'got %d' % (MAX_PEAK_SIZE, value))
+    return value
+
+
+def logdir_problem(logdir):
+    """Why generation and time to quality cannot be measured on the run in logdir, or None: said before any
+    timing."""
+    try:
+        if not os.path.isdir(logdir):
+            return 'no training run in %s (no such directory): pass a folder main.py trained into' % logdir
+        if runs.read_config(logdir) is None:
+            return 'no %s in %s, so it is not a training run: pass a folder main.py trained into' % (
+                runs.CONFIG_NAME, logdir)
+        if checkpoints.latest_checkpoint(logdir) is None:
+            return 'no checkpoint in %s: train it first with python main.py --logdir %s' % (logdir, logdir)
+        quality.read_quality_record(logdir)
+    except runs.RunError as error:
+        return str(error)
+    except (OSError, ValueError) as error:
+        return '%s: %s: repair or remove that line' % (logdir, error)
+    return None
+
+
 def build_parser():
     parser = cli.OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument('--steps', type=cli.positive_int, default=60,
@@ -219,8 +250,8 @@ def build_parser():
     parser.add_argument('--settings', action='store_true',
                         help='instead, compare training speed under each alternative setting (input pipeline, '
                              'summaries, batch norm, threads, data format)')
-    parser.add_argument('--peak-size', type=cli.positive_int, default=2048,
-                        help='matrix size of the matmul peak (default 2048)')
+    parser.add_argument('--peak-size', type=peak_size, default=2048,
+                        help='matrix size of the matmul peak, at most %d (default 2048)' % MAX_PEAK_SIZE)
     parser.add_argument('--precision', choices=model_lib.PRECISIONS, default='auto',
                         help='arithmetic of the timed training steps, as main.py --precision (default auto)')
     return parser
@@ -230,7 +261,13 @@ def main(argv=None):
     args, code = cli.parse_arguments(build_parser(), argv)
     if args is None:
         return code
-    images, labels = dataset_lib.load_dataset('mnist_sample')
+    problem = logdir_problem(args.logdir) if args.logdir else None
+    if problem:
+        return cli.fail(PROG, problem)
+    try:
+        images, labels = dataset_lib.load_dataset('mnist_sample')
+    except dataset_lib.DataError as error:
+        return cli.fail(PROG, error)
     if args.settings:
         print(json.dumps(compare_settings(images, labels, args.steps), indent=1))
         return 0

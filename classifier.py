@@ -2,8 +2,14 @@
 
 Graph: conv 5x5x32 -> max-pool -> conv 5x5x64 -> max-pool -> dense 256 (the features) -> 10 logits.
 'VALID' convolutions keep it cheap enough to train in well under a minute on two CPU cores.
+
+The cache of a data set's classifier is the folder <cache root>/<dataset>-<data hash> (see cache_root), or the one
+a caller names. TensorFlow is imported only when a classifier is built, so that the cache rules and
+evaluation_problem cost nothing.
 """
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -13,8 +19,8 @@ import time
 import typing
 
 import numpy as np
-import tensorflow as tf
 
+import cli
 import dataset
 
 NUM_CLASSES = 10
@@ -30,12 +36,82 @@ HOLD_OUT_PER_CLASS = 100     # for datasets without a test split
 INFERENCE_BATCH = 1000
 CHECKPOINT_NAME = 'model.ckpt'
 CACHE_INFO_FILE = 'classifier.json'
-CACHE_ROOT = os.path.join('summary', 'classifiers')
+# Every file of a cache this project wrote: the marker (CACHE_INFO_FILE) and the weights. A folder holding
+# anything else is not the project's to replace.
+CACHE_FILES = (CACHE_INFO_FILE, CHECKPOINT_NAME + '.index', CHECKPOINT_NAME + '.data-00000-of-00001')
+CACHE_ENVIRONMENT = 'GAN_CLASSIFIER_CACHE'
+CACHE_SUBFOLDER = os.path.join('conditional-gan-mnist', 'classifiers')
+CACHE_FIX = 'pass --classifier-dir a new or empty folder, or set %s to another folder' % CACHE_ENVIRONMENT
 DATASETS_WITHOUT_TEST_SPLIT = ('mnist_sample',)
 
 
 class ClassifierError(Exception):
     """A saved classifier cannot be read."""
+
+
+class CacheError(ClassifierError):
+    """The classifier cannot be cached where asked; `code` is the exit code a command line gives it (2: choose
+    another place, 1: the place failed)."""
+
+    def __init__(self, message, code=2):
+        super().__init__(message)
+        self.code = code
+
+
+def cache_root():
+    """The folder of the classifier caches, one per data set: $GAN_CLASSIFIER_CACHE if set, else
+    $XDG_CACHE_HOME/conditional-gan-mnist/classifiers, else ~/.cache/conditional-gan-mnist/classifiers."""
+    if os.environ.get(CACHE_ENVIRONMENT):
+        return os.environ[CACHE_ENVIRONMENT]
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, CACHE_SUBFOLDER)
+
+
+def default_cache_dir(dataset_name, data_fingerprint):
+    return os.path.join(cache_root(), '%s-%s' % (dataset_name, data_fingerprint))
+
+
+def foreign_files(cache_dir):
+    """The names in the folder cache_dir that make it not a cache of this project's: [] for an empty folder or
+    one holding CACHE_INFO_FILE and other files of CACHE_FILES only."""
+    names = sorted(os.listdir(cache_dir))
+    foreign = [name for name in names if name not in CACHE_FILES]
+    if names and not foreign and CACHE_INFO_FILE not in names:
+        return names   # weights without the marker are not known to be ours
+    return foreign
+
+
+def cache_problem(cache_dir):
+    """(one line, exit code) saying why a classifier cannot be written into cache_dir, or None.
+
+    It may be written where nothing is, into an empty folder, or over a cache this project wrote (see
+    foreign_files), and only where a new folder can be made beside it. Checked before the training, and again
+    before the replacing; nothing is left behind by the check.
+    """
+    if os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
+        return 'the classifier cache %s is a file, not a folder: %s' % (cache_dir, CACHE_FIX), 2
+    if os.path.isdir(cache_dir):
+        foreign = foreign_files(cache_dir)
+        if foreign:
+            shown = ', '.join(foreign[:3]) + (' and %d more' % (len(foreign) - 3) if len(foreign) > 3 else '')
+            return ('the classifier cache %s holds files this project did not write (%s), so it is not replaced: %s'
+                    % (cache_dir, shown, CACHE_FIX)), 2
+    folder = cli.existing_folder(cache_dir)
+    if not os.path.isdir(folder):
+        return 'the classifier cache %s cannot be made: %s is a file, not a folder: %s' % (
+            cache_dir, folder, CACHE_FIX), 2
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix='.tmp-probe-', dir=folder))
+    except OSError as error:
+        return 'the classifier cache %s cannot be written: %s' % (
+            cache_dir, cli.unwritable(folder, error, CACHE_FIX)), 1
+    return None
+
+
+def check_cache(cache_dir):
+    problem = cache_problem(cache_dir)
+    if problem:
+        raise CacheError(*problem)
 
 
 def log_line(message):
@@ -58,6 +134,7 @@ class Classifier:
     """CNN digit classifier in its own graph and session."""
 
     def __init__(self, seed=0):
+        tf = cli.import_tensorflow_quietly()
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.compat.v1.set_random_seed(seed)
@@ -79,6 +156,7 @@ class Classifier:
 
     @staticmethod
     def _build(images, dropout_rate):
+        tf = cli.import_tensorflow_quietly()
         he_init = tf.compat.v1.variance_scaling_initializer(scale=2.0)
 
         def conv_relu_pool(x, name, size, channels):
@@ -192,15 +270,18 @@ def fingerprint(images, labels):
     return digest.hexdigest()[:12]
 
 
-def stratified_split(labels, per_class, seed=0):
-    """(train_indices, held_out_indices) with per_class held-out examples of every digit."""
+def stratified_split(labels, per_class, seed=0, source='the training data'):
+    """(train_indices, held_out_indices) with per_class held-out examples of every digit; DataError naming
+    `source` when a digit has too few to hold out per_class and keep two (the least a spread is measured on)."""
     rng = np.random.default_rng(seed)
     held_out = []
     for digit in range(NUM_CLASSES):
         members = np.flatnonzero(labels == digit)
-        if len(members) <= per_class:
-            raise dataset.DataError('only %d examples of digit %d; need more than %d to hold some out'
-                                    % (len(members), digit, per_class))
+        if len(members) < per_class + 2:
+            raise dataset.DataError(
+                '%s has no test split and only %d examples of digit %d: evaluation holds out %d of every digit and '
+                'keeps 2 or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at '
+                'least %d examples of every digit' % (source, len(members), digit, per_class, per_class + 2))
         held_out.append(rng.choice(members, per_class, replace=False))
     held_out = np.sort(np.concatenate(held_out))
     train = np.setdiff1d(np.arange(len(labels)), held_out)
@@ -217,7 +298,7 @@ def load_training_and_held_out(dataset_name, data_path=None):
         except dataset.DataError as error:
             log_line('no test split for %s (%s); holding out %d training digits per class'
                      % (dataset_name, error, HOLD_OUT_PER_CLASS))
-    train, held_out = stratified_split(labels, HOLD_OUT_PER_CLASS)
+    train, held_out = stratified_split(labels, HOLD_OUT_PER_CLASS, source=data_path or dataset_name)
     return (images[train], labels[train], images[held_out], labels[held_out],
             'stratified hold-out, %d per class' % HOLD_OUT_PER_CLASS)
 
@@ -239,26 +320,83 @@ def read_cache(cache_dir, expected_fingerprint):
 
 
 def write_cache(classifier, cache_dir, info):
-    """Write into a temporary sibling, then rename: an interrupted run leaves no half-written cache."""
+    """Write into a temporary folder beside cache_dir, then move it in: an interrupted run leaves no half-written
+    cache. Where there is no cache_dir, the temporary folder becomes it; an existing one (empty, or a stale cache
+    of this project's: see cache_problem, checked again now) gets the new files one by one. No folder is removed,
+    and no file but those of CACHE_FILES."""
+    check_cache(cache_dir)
     parent = os.path.dirname(os.path.abspath(cache_dir))
     os.makedirs(parent, exist_ok=True)
-    temporary = tempfile.mkdtemp(prefix='.tmp-' + os.path.basename(cache_dir) + '-', dir=parent)
+    temporary = tempfile.mkdtemp(prefix='.tmp-%s-' % os.path.basename(os.path.abspath(cache_dir)), dir=parent)
     try:
         classifier.save(temporary)
         with open(os.path.join(temporary, CACHE_INFO_FILE), 'w') as handle:
             json.dump(info, handle, indent=2)
-        if os.path.exists(cache_dir):
-            shutil.rmtree(cache_dir)   # only ever a damaged or stale cache
-        try:
-            os.rename(temporary, cache_dir)
-        except OSError:
-            if not os.path.isdir(cache_dir):
-                raise
-            # Another process finished the same cache first: keep theirs.
-            shutil.rmtree(temporary, ignore_errors=True)
-    except BaseException:
+        if not os.path.isdir(cache_dir):
+            try:
+                os.rename(temporary, cache_dir)
+            except OSError:
+                if not os.path.isdir(cache_dir):
+                    raise
+                # Another process finished the same cache first: keep theirs.
+            return
+        check_cache(cache_dir)
+        # The marker stays while the weights change, but says no classifier: cut short here, the cache is
+        # still the project's, and is retrained.
+        cli.write_json_atomically(os.path.join(cache_dir, CACHE_INFO_FILE), {'replacing': True})
+        for name in CACHE_FILES:
+            if name != CACHE_INFO_FILE:
+                os.replace(os.path.join(temporary, name), os.path.join(cache_dir, name))
+        os.replace(os.path.join(temporary, CACHE_INFO_FILE), os.path.join(cache_dir, CACHE_INFO_FILE))
+    finally:
         shutil.rmtree(temporary, ignore_errors=True)
-        raise
+
+
+def class_count_problem(source, train_labels, held_labels, held_out_from):
+    """Why these digits cannot be scored on (a digit with fewer than 2 examples among the held-out or the
+    training digits: spreads are measured per digit), or None."""
+    for part, labels in (('held-out (%s)' % held_out_from, held_labels), ('training', train_labels)):
+        counts = np.bincount(np.asarray(labels, np.int64), minlength=NUM_CLASSES)
+        if counts.min() < 2:
+            digit = int(np.argmin(counts))
+            return ('the %s digits of %s hold %d examples of digit %d; evaluation measures every digit and needs 2 '
+                    'or more of each: give it data with every digit' % (part, source, counts[digit], digit))
+    return None
+
+
+def evaluation_problem(dataset_name, data_path=None, cache_dir=None):
+    """One line saying why the classifier cannot score generated digits of this data, or None if it can.
+
+    Cheap (no TensorFlow, no training: it reads the data and looks at the cache's place) and silent. Its answer
+    is about: the data itself (found and valid); a held-out set (its test split, else HOLD_OUT_PER_CLASS
+    training digits per class, which needs HOLD_OUT_PER_CLASS + 2 of every digit) and the training digits each
+    holding 2 or more of every digit; and the cache (cache_dir, default default_cache_dir of the data), which
+    must hold a classifier of this data or be a place where one can be written (cache_problem).
+    """
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):   # the data's source line is the loader's to say
+            images, labels, _, held_labels, held_out_from = load_training_and_held_out(dataset_name, data_path)
+    except dataset.DataError as error:
+        return str(error)
+    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from)
+    if problem:
+        return problem
+    data_fingerprint = fingerprint(images, labels)
+    cache_dir = cache_dir or default_cache_dir(dataset_name, data_fingerprint)
+    if cached_fingerprint(cache_dir) == data_fingerprint:
+        return None   # read, not written
+    problem = cache_problem(cache_dir)
+    return problem and problem[0]
+
+
+def cached_fingerprint(cache_dir):
+    """The fingerprint a cache's marker names, or None."""
+    try:
+        with open(os.path.join(cache_dir, CACHE_INFO_FILE)) as handle:
+            info = json.load(handle)
+        return info.get('fingerprint') if isinstance(info, dict) else None
+    except (OSError, ValueError):
+        return None
 
 
 class MeasuringStick(typing.NamedTuple):
@@ -275,16 +413,20 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
                    batch_size=DEFAULT_BATCH_SIZE, seed=0):
     """A MeasuringStick for a data set: the classifier, its held-out accuracy, its held-out and training digits.
 
-    Trains on the first call and caches under cache_dir (default
-    summary/classifiers/<dataset>-<fingerprint of the training data>); later calls load the cache.
-    A damaged cache, or one trained on other data, is retrained with one line on stderr saying so.
+    Trains on the first call and caches under cache_dir (default default_cache_dir: <cache_root()>/<dataset>-
+    <fingerprint of the training data>); later calls load the cache. A damaged cache, or one trained on other
+    data, is retrained with one line on stderr saying so, but only where cache_problem allows: else CacheError,
+    before any training. Digits too few to score on are a DataError, before the training too.
     steps=None picks SMALL_DATASET_STEPS or LARGE_DATASET_STEPS by the size of the training set.
     """
     images, labels, held_images, held_labels, held_out_from = load_training_and_held_out(
         dataset_name, data_path)
+    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from)
+    if problem:
+        raise dataset.DataError(problem)
     data_fingerprint = fingerprint(images, labels)
     if cache_dir is None:
-        cache_dir = os.path.join(CACHE_ROOT, '%s-%s' % (dataset_name, data_fingerprint))
+        cache_dir = default_cache_dir(dataset_name, data_fingerprint)
 
     def stick(classifier, accuracy):
         return MeasuringStick(classifier, accuracy, held_images, held_labels, images, labels)
@@ -293,8 +435,9 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
         try:
             return stick(*read_cache(cache_dir, data_fingerprint))
         except ClassifierError as error:
+            check_cache(cache_dir)
             log_line('classifier cache %s is unusable (%s); retraining' % (cache_dir, error))
-
+    check_cache(cache_dir)
     if steps is None:
         steps = LARGE_DATASET_STEPS if len(images) >= LARGE_DATASET_SIZE else SMALL_DATASET_STEPS
     log_line('training the %s classifier (%d steps on %d digits; cached in %s)'

@@ -8,6 +8,8 @@ import errno
 import json
 import math
 import os
+import re
+import secrets
 import sys
 
 # numpy's and TensorFlow's seeds are unsigned 32-bit numbers.
@@ -45,8 +47,17 @@ class UsageError(Exception):
     """Bad input: the message names the problem and the fix."""
 
 
+# What argparse must take as a negative number, not a flag: its own matcher misses exponents ('-1e-4') and
+# infinity, so such a value left the flag "expected one argument" instead of reaching its type's check.
+NEGATIVE_NUMBER = re.compile(r'^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$', re.IGNORECASE)
+
+
 class OneLineArgumentParser(argparse.ArgumentParser):
     """Reports a bad flag as a UsageError that points to --help, instead of printing the usage and exiting."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message):
         raise UsageError('%s (see python %s --help)' % (message, self.prog))
@@ -114,16 +125,26 @@ def seed(text):
 
 # ---------------------------------------------------------------- files
 
-# The hidden temporary files of write_atomically, by name: '.<name>.tmp' beside the file being written.
-TEMPORARY_PATTERN = '.*.tmp'
+
+def new_temporary_file(path):
+    """A binary file of a new hidden name beside `path` ('.<name>.<random>.tmp'), and that name. Made with O_EXCL,
+    so a file already there, a user's as much as another writer's, is never opened, let alone removed."""
+    folder, name = os.path.split(path)
+    while True:
+        temporary = os.path.join(folder, '.%s.%s.tmp' % (name, secrets.token_hex(4)))
+        try:
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        return os.fdopen(handle, 'wb'), temporary
 
 
 def write_atomically(path, write):
-    """write(binary file) into a hidden temporary file beside `path`, then rename: a crash never leaves half a
-    file, and a failed write (a full disk) removes its temporary file."""
-    temporary = os.path.join(os.path.dirname(path), '.%s.tmp' % os.path.basename(path))
+    """write(binary file) into a new hidden temporary file beside `path`, then rename: a crash never leaves half
+    a file, and a failed write (a full disk) removes its temporary file, and only that."""
+    stream, temporary = new_temporary_file(path)
     try:
-        with open(temporary, 'wb') as stream:
+        with stream:
             write(stream)
         os.replace(temporary, path)
     except BaseException:
@@ -141,6 +162,31 @@ def remove_if_there(path):
 
 def write_json_atomically(path, data):
     return write_atomically(path, lambda stream: stream.write(json.dumps(data).encode()))
+
+
+def existing_folder(path):
+    """The nearest folder of `path` that exists (or the nearest thing that exists, when that is a file)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while folder != os.path.dirname(folder) and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return folder
+
+
+def output_problem(path, flag):
+    """Why `flag` `path` cannot be written (a folder of it is a file, it is a folder, the place takes no new
+    file), or None: checked before the work whose result it holds. Nothing is left behind."""
+    if os.path.isdir(path):
+        return '%s %s is a directory: name a file inside it, or another path' % (flag, path)
+    folder = existing_folder(path)
+    if not os.path.isdir(folder):
+        return '%s %s cannot be written: %s is a file, not a folder: choose another %s' % (flag, path, folder, flag)
+    try:
+        probe, name = new_temporary_file(os.path.join(folder, os.path.basename(path)))
+    except OSError as error:
+        return '%s %s cannot be written: %s' % (flag, path, unwritable(folder, error, 'choose another %s' % flag))
+    probe.close()
+    remove_if_there(name)
+    return None
 
 
 def unwritable(directory, error, fix):

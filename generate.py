@@ -32,6 +32,7 @@ import runs  # imports TensorFlow quietly
 PROG = 'generate.py'
 OUTPUT_EXTENSIONS = ('.png', '.npy', '.npz')
 GRID_COLUMNS = 10
+DEFAULT_NUM = 10
 
 
 # ---------------------------------------------------------------- pictures and arrays
@@ -182,14 +183,18 @@ def output_bytes(path, picture):
 
 
 def output_problem(path, picture):
-    """Why the output of `picture` cannot be written to path (too large a PNG, or too little space), or None."""
+    """Why the output of `picture` cannot be written to path (no file can be made there, too large a PNG, or too
+    little space), or None."""
+    problem = cli.output_problem(path, '--output')
+    if problem:
+        return problem
     if extension_of(path) == '.png':
         height, width = grids.grid_size(picture.count, picture.columns, row_labels=picture.row_labels)
         if height * width > grids.MAX_PIXELS:
             return ('--output %s: a grid of %d digits would be %dx%d pixels, more than image programs open (%d '
                     'pixels): ask for fewer with --num, or write .npy or .npz' % (
                         path, picture.count, width, height, grids.MAX_PIXELS))
-    folder = existing_folder(path)
+    folder = cli.existing_folder(path)
     needed, free = output_bytes(path, picture), shutil.disk_usage(folder).free
     if needed > free:
         return ('--output %s would take %s, but the device holding %s has only %s free: ask for fewer digits with '
@@ -202,14 +207,6 @@ def size_text(count):
         if count < 1000 or unit == 'GB':
             return ('%d %s' if unit == 'bytes' else '%.1f %s') % (count, unit)
         count /= 1000.0
-
-
-def existing_folder(path):
-    """The nearest folder of path that exists (the output's own folder may be made only later)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    while folder != os.path.dirname(folder) and not os.path.exists(folder):
-        folder = os.path.dirname(folder)
-    return folder
 
 
 # ---------------------------------------------------------------- command line
@@ -235,8 +232,9 @@ def build_parser():
     parser.add_argument('--logdir', default='summary/train', help='training run to draw from (default summary/train)')
     parser.add_argument('--condition', type=condition_value, default=None,
                         help="digit to draw, 0..9, or all for a row per digit (default all)")
-    parser.add_argument('--num', type=cli.positive_int, default=10,
-                        help='digits per condition, or pictures in an --interpolate/--vary-noise row (default 10)')
+    parser.add_argument('--num', type=cli.positive_int, default=None,
+                        help='digits per condition, or pictures in an --interpolate/--vary-noise row (default %d); '
+                             '--arithmetic and --gif draw pictures of their own size and take none' % DEFAULT_NUM)
     parser.add_argument('--seed', type=cli.seed, default=0, help='noise seed: the same seed draws the same digits '
                                                                  '(default 0)')
     parser.add_argument('--output', default=None,
@@ -262,6 +260,10 @@ def main(argv=None):
     args, code = cli.parse_arguments(build_parser(), argv)
     if args is None:
         return code
+    for mode, flag in ((args.arithmetic, '--arithmetic'), (args.gif, '--gif')):
+        if mode and args.num is not None:
+            return cli.fail(PROG, '%s draws a picture of its own size and takes no --num: leave --num out' % flag)
+    args.num = DEFAULT_NUM if args.num is None else args.num
     if args.gif:
         return make_gif(args)
 
@@ -384,23 +386,41 @@ def pyramid_picture(args, generator):
     condition = 'all' if args.condition is None else args.condition
     digits = np.asarray(list(range(generator.num_classes)) if condition == 'all' else [condition], np.int64)
     stages = generator.stages
-    noise = runs.draw_noise(len(digits) * args.num, generator.noise_len, args.seed)
-    labels = np.repeat(digits, args.num)
+    noise = sample_noise(generator.noise_len, args.seed)
 
     def draw(start, stop):
         first, last = start // stages, (stop - 1) // stages + 1      # the samples these cells belong to
-        drawn = generator.sample_stages(labels[first:last], noise[first:last])
+        labels = digits[np.arange(first, last) // args.num]
+        drawn = generator.sample_stages(labels, noise(first, last))
         size = drawn[-1].shape[1]
         cells = np.stack([stage.repeat(size // stage.shape[1], 1).repeat(size // stage.shape[2], 2)
                           for stage in drawn], axis=1).reshape((-1,) + drawn[-1].shape[1:])
         offset = start - first * stages
-        return cells[offset:offset + stop - start], np.repeat(labels[first:last], stages)[
-            offset:offset + stop - start], {}
+        return cells[offset:offset + stop - start], np.repeat(labels, stages)[offset:offset + stop - start], {}
 
     sizes = ' / '.join('%dx%d' % (28 >> (stages - 1 - i), 28 >> (stages - 1 - i)) for i in range(stages))
-    return Picture(len(labels) * stages, draw, {}, args.num * stages, 'generated_%s_pyramid' % condition,
-                   '%d samples of %s, each as its %s stages' % (
-                       args.num, 'each digit' if condition == 'all' else 'digit %d' % condition, sizes), None)
+    count = len(digits) * args.num
+    if generator.conditioned:
+        name, what = 'generated_%s_pyramid' % condition, '%d samples of %s' % (
+            args.num, 'each digit' if condition == 'all' else 'digit %d' % condition)
+    else:
+        name, what = 'generated_random_pyramid', '%d random samples (the model draws no particular digit)' % count
+    return Picture(count * stages, draw, {}, args.num * stages, name, '%s, each as its %s stages' % (what, sizes),
+                   None)
+
+
+def sample_noise(noise_len, seed):
+    """noise(first, last): rows first..last of runs.draw_noise(total, noise_len, seed), drawn as the chunks reach
+    them, for ranges that move forward and overlap at most where a chunk boundary splits a sample's stages."""
+    source = runs.noise_source(noise_len, seed)
+    kept = {'first': 0, 'rows': np.zeros((0, noise_len), np.float32)}
+
+    def noise(first, last):
+        rows = kept['rows'][first - kept['first']:]
+        rows = np.concatenate([rows, source(last - first - len(rows))])
+        kept['first'], kept['rows'] = first, rows
+        return rows
+    return noise
 
 
 def unlabelled(picture):
@@ -431,16 +451,17 @@ def draw(args, generator):
         write_picture(output, picture)
     except OSError as error:
         if error.errno == errno.ENOSPC:
-            return cli.fail(PROG, cli.unwritable(existing_folder(output), error,
-                                                 'free some space or choose another --output'))
-        return cli.fail(PROG, 'cannot write %s (%s): choose another --output' % (output, why_unwritable(output, error)))
+            return cli.fail(PROG, cli.unwritable(cli.existing_folder(output), error,
+                                                 'free some space or choose another --output'), code=1)
+        return cli.fail(PROG, 'cannot write %s (%s): choose another --output' % (output, why_unwritable(output, error)),
+                        code=1)
     print('wrote %s: %s, seed %d' % (output, picture.description, args.seed))
     return 0
 
 
 def why_unwritable(path, error):
     """A file where a folder of the path should be is the usual cause; else the system's reason."""
-    folder = existing_folder(path)
+    folder = cli.existing_folder(path)
     if not os.path.isdir(folder):
         return '%s is a file, not a folder' % folder
     return error.strerror or str(error)
@@ -450,16 +471,24 @@ def make_gif(args):
     output = args.output or os.path.join(args.logdir, 'progress.gif')
     if extension_of(output) != '.gif':
         return cli.fail(PROG, '--gif writes a GIF: give --output a .gif name, not %s' % output)
-    frames = sorted(glob.glob(os.path.join(glob.escape(args.logdir), 'samples', '*.png')))
-    if not frames:
+    problem = cli.output_problem(output, '--output')
+    if problem:
+        return cli.fail(PROG, problem)
+    paths = sorted(glob.glob(os.path.join(glob.escape(args.logdir), 'samples', '*.png')))
+    if not paths:
         return cli.fail(PROG, 'no sample grids in %s: train first with python main.py --logdir %s' % (
             os.path.join(args.logdir, 'samples'), args.logdir))
+    try:
+        frames = grids.read_frames(paths)
+    except grids.FrameError as error:
+        return cli.fail(PROG, '%s: move it out of %s and run again' % (error, os.path.join(args.logdir, 'samples')))
     try:
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         grids.save_gif(frames, output)
     except OSError as error:
-        return cli.fail(PROG, 'cannot write %s (%s): choose another --output' % (output, why_unwritable(output, error)))
-    print('wrote %s: %d frame%s from %s' % (output, len(frames), '' if len(frames) == 1 else 's',
+        return cli.fail(PROG, 'cannot write %s (%s): choose another --output' % (output, why_unwritable(output, error)),
+                        code=1)
+    print('wrote %s: %d frame%s from %s' % (output, len(paths), '' if len(paths) == 1 else 's',
                                             os.path.join(args.logdir, 'samples')))
     return 0
 

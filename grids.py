@@ -5,6 +5,7 @@ PNG file without all its images in memory (grid_bands, write_png); make_grid joi
 """
 import os
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -129,8 +130,32 @@ def write_png(stream, bands, height, width):
     chunk(b'IEND', b'')
 
 
-def save_gif(png_paths, path, milliseconds=200):
-    frames = [Image.open(p).convert('L') for p in png_paths]
+class FrameError(Exception):
+    """A picture that cannot be a frame of a GIF: the message names it and why."""
+
+
+def read_frames(png_paths):
+    """The pictures at png_paths as greyscale frames; FrameError for one that is not a picture, or one of more
+    than MAX_PIXELS (checked from its header, before its pixels are read)."""
+    frames = []
+    for path in png_paths:
+        try:
+            with warnings.catch_warnings():   # a picture too large is said in one line, below
+                warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+                picture = Image.open(path)
+            with picture:
+                width, height = picture.size
+                if width * height > MAX_PIXELS:
+                    raise FrameError('%s is %dx%d pixels, more than a frame may have (%d)' % (
+                        path, width, height, MAX_PIXELS))
+                frames.append(picture.convert('L'))
+        except (OSError, SyntaxError, Image.DecompressionBombError) as error:
+            raise FrameError('%s cannot be read as a picture (%s)' % (path, error)) from None
+    return frames
+
+
+def save_gif(frames, path, milliseconds=200):
+    """Frames (from read_frames) into a GIF at path, through a temporary file."""
     if not frames:
         raise ValueError('no PNG frames to turn into %s' % path)
     return cli.write_atomically(path, lambda stream: frames[0].save(

@@ -21,6 +21,7 @@ from scipy.spatial.distance import pdist
 
 NUM_CLASSES = 10
 CHUNK_SIZE = 500              # generated images per sample_fn call, bounds memory
+MAX_NUM_PER_CLASS = 100000    # features of every generated digit are kept: about 1.7 KB each, 1.7 GB at most
 COLLAPSE_THRESHOLD = 0.5      # diversity ratio below this flags a digit as mode-collapsed
 MAX_PAIRWISE_ROWS = 2000      # pairwise distances grow quadratically; a subsample estimates the mean well
 REFERENCE_SEED = 0            # fixed, so the reference row is the same for every evaluation
@@ -285,6 +286,8 @@ def evaluate_samples(real, sample_fn, num_per_class, seed, conditioned=True):
     """
     if num_per_class < 2:
         raise ValueError('num_per_class must be at least 2 (pairwise distances), got %d' % num_per_class)
+    if num_per_class > MAX_NUM_PER_CLASS:
+        raise ValueError('num_per_class must be at most %d, got %d' % (MAX_NUM_PER_CLASS, num_per_class))
     labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int64), num_per_class)
     np.random.default_rng(seed).shuffle(labels)
     features, predicted, neighbours = generate_and_measure(real, sample_fn, labels)
@@ -339,6 +342,19 @@ class Evaluator:
         self.classifier.close()
 
 
+def evaluation_problem(dataset_name, data_path=None, num_per_class=1000, cache_dir=None):
+    """One line saying why an Evaluator(dataset_name, data_path, cache_dir, num_per_class) cannot score, or None
+    if it can: num_per_class from 2 to MAX_NUM_PER_CLASS, and the data and the cache as
+    classifier.evaluation_problem says (the data valid, every digit 2 or more times among the held-out and the
+    training digits, a cache that holds this data's classifier or a place it can be written). Cheap and silent
+    (no TensorFlow, no training): for a caller to check before work that ends in an evaluation."""
+    if not 2 <= num_per_class <= MAX_NUM_PER_CLASS:
+        return ('%d generated digits per class: evaluation takes 2 to %d (the features of every one are kept in '
+                'memory)' % (num_per_class, MAX_NUM_PER_CLASS))
+    import classifier as classifier_lib   # the cache rules and data checks: no TensorFlow
+    return classifier_lib.evaluation_problem(dataset_name, data_path, cache_dir)
+
+
 def headline(result):
     """The figures of one row of a comparison, or of one point of a training curve."""
     per_class = result['per_class_accuracy']
@@ -366,16 +382,35 @@ QUALITY_RECORD_NAME = 'quality.jsonl'
 
 def read_quality_record(logdir):
     """The quality points a run wrote while training (one JSON object a line, see EvaluationCallback), by
-    step; where a resumed run measured a step again, its last point. [] if there is none."""
+    step; where a resumed run measured a step again, its last point. [] if there is none. ValueError naming the
+    line when one is not such a point (an object whose step is a whole number and figures numbers or null)."""
     path = os.path.join(logdir, QUALITY_RECORD_NAME)
     by_step = {}
     if os.path.isfile(path):
         with open(path) as stream:
-            for line in stream:
+            for number, line in enumerate(stream, 1):
                 if line.strip():
-                    record = json.loads(line)
+                    try:
+                        record = json.loads(line)
+                    except ValueError as error:
+                        raise ValueError('%s line %d is not JSON (%s)' % (path, number, error)) from None
+                    problem = quality_point_problem(record)
+                    if problem:
+                        raise ValueError('%s line %d is not a quality point: %s' % (path, number, problem))
                     by_step[record['step']] = record
     return [by_step[step] for step in sorted(by_step)]
+
+
+def quality_point_problem(record):
+    if not isinstance(record, dict):
+        return 'a JSON %s, not an object' % type(record).__name__
+    if isinstance(record.get('step'), bool) or not isinstance(record.get('step'), int):
+        return '"step" is %s, not a whole number' % json.dumps(record.get('step'))
+    for key in ('training_seconds', 'accuracy', 'frechet_ratio'):
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return '"%s" is %s, not a number or null' % (key, json.dumps(value))
+    return None
 
 
 def minutes_to_quality(records, accuracy=0.99, frechet_ratio=2.0):

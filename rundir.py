@@ -10,11 +10,12 @@ import re
 
 import checkpoints
 
-# The hidden temporary files that cli.write_atomically leaves beside a file it was writing when killed: the
-# files training writes into a logdir, and its sample grids.
+# The hidden temporary files that cli.write_atomically leaves beside a file it was writing when killed
+# ('.<name>.<8 hex digits>.tmp'; '.<name>.tmp' before): the files training writes into a logdir, and its
+# sample grids.
 LOGDIR_TEMPORARY = re.compile(r'^\.(config\.json|quality\.jsonl|condition_vectors\.npy|'
-                              r'model\.ckpt-\d+\.dataset\.json)\.tmp$')
-SAMPLES_TEMPORARY = re.compile(r'^\.step_\d+\.png\.tmp$')
+                              r'model\.ckpt-\d+\.dataset\.json)(\.[0-9a-f]{8})?\.tmp$')
+SAMPLES_TEMPORARY = re.compile(r'^\.step_\d+\.png(\.[0-9a-f]{8})?\.tmp$')
 SAMPLES_NAME = 'samples'
 
 

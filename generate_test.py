@@ -1,0 +1,177 @@
+"""generate.py's modes at their edges: the pyramid a chunk at a time, flags a mode ignores, GIF frames of any size,
+and exit codes (2: change the input, 1: the machine failed)."""
+import errno
+import os
+import struct
+import types
+import zlib
+
+import numpy as np
+import pytest
+
+import generate
+import grids
+import runs
+
+TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8',
+        '--seed', '0', '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0']
+
+
+@pytest.fixture(scope='module')
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp('home')
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, home):
+    for name, value in (('GAN_OFFLINE', '1'), ('HOME', str(home)), ('KERAS_HOME', str(home / '.keras'))):
+        monkeypatch.setenv(name, value)
+
+
+def train(tmp_path_factory, home, name, flags=()):
+    import main
+    logdir = str(tmp_path_factory.mktemp(name) / 'run')
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in (('GAN_OFFLINE', '1'), ('HOME', str(home)), ('KERAS_HOME', str(home / '.keras'))):
+            patch.setenv(key, value)
+        assert main.main(TINY + list(flags) + ['--logdir', logdir]) == 0
+    return logdir
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory, home):
+    return train(tmp_path_factory, home, 'gan')
+
+
+@pytest.fixture(scope='module')
+def lapgan_run(tmp_path_factory, home):
+    return train(tmp_path_factory, home, 'lapgan', ['--model', 'lapgan'])
+
+
+def error_lines(capsys):
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    return [line for line in err.splitlines() if line.strip() and not line.startswith('dataset:')]
+
+
+def as_unit(images):
+    return ((np.asarray(images, np.float32)[..., 0] + 1.0) / 2.0).clip(0.0, 1.0)
+
+
+# ---------------------------------------------------------------- --pyramid
+
+def test_the_pyramid_draws_its_noise_a_chunk_at_a_time_and_the_same_digits(lapgan_run, tmp_path, monkeypatch,
+                                                                           capsys):
+    monkeypatch.setattr(generate, 'CHUNK', 100)   # 100 cells: chunks that split a sample's three stages
+    drawn = []
+    source = runs.noise_source
+
+    def recording_source(noise_len, seed=None):
+        draw = source(noise_len, seed)
+        return lambda count: drawn.append(count) or draw(count)
+    monkeypatch.setattr(runs, 'noise_source', recording_source)
+    count, output = 200, tmp_path / 'pyramid.npy'
+    assert generate.main(['--logdir', lapgan_run, '--pyramid', '--condition', '3', '--num', str(count),
+                          '--output', str(output)]) == 0
+    assert max(drawn) <= 100 and sum(drawn) == count   # each sample's noise once, never all at once
+    monkeypatch.setattr(runs, 'noise_source', source)
+    generator = runs.load_generator(lapgan_run)
+    try:
+        stages = generator.sample_stages(np.full(count, 3), runs.draw_noise(count, generator.noise_len, 0))
+    finally:
+        generator.close()
+    cells = np.load(str(output))
+    assert cells.shape == (3 * count, 28, 28)
+    np.testing.assert_allclose(cells[2::3], as_unit(stages[-1]), atol=1e-5)
+    np.testing.assert_allclose(cells[0::3], as_unit(stages[0].repeat(4, 1).repeat(4, 2)), atol=1e-5)
+
+
+class UnconditionedPyramid:
+    """An unconditioned LAPGAN's generator, as far as pyramid_picture asks."""
+    num_classes, noise_len, stages, conditioned = 10, 4, 3, False
+
+    def sample_stages(self, labels, noise):
+        return [np.zeros((len(labels), side, side, 1), np.float32) for side in (7, 14, 28)]
+
+
+def test_the_pyramid_of_an_unconditioned_model_is_titled_as_random_digits_not_the_condition():
+    args = types.SimpleNamespace(condition=3, num=2, seed=0)
+    picture = generate.pyramid_picture(args, UnconditionedPyramid())
+    assert 'digit 3' not in picture.description and 'random' in picture.description
+    assert picture.name == 'generated_random_pyramid'
+    assert picture.count == 2 * 3   # --num samples, not --num of every digit
+
+
+# ---------------------------------------------------------------- flags a mode does not take
+
+@pytest.mark.parametrize('mode', [['--arithmetic'], ['--gif']])
+def test_a_mode_of_a_fixed_size_refuses_num_in_one_line(mode, run, tmp_path, capsys):
+    assert generate.main(['--logdir', run, '--num', '3', '--output', str(tmp_path / 'x.png')] + mode) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and '--num' in lines[0] and mode[0] in lines[0], lines
+    assert os.listdir(str(tmp_path)) == []
+
+
+# ---------------------------------------------------------------- --gif
+
+def png_header(path, width, height):
+    """A PNG's header and the start of its pixels: enough for an image library to open it and read its size."""
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+    path.write_bytes(grids.PNG_SIGNATURE + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0))
+                     + chunk(b'IDAT', zlib.compress(b'\0' * 1000)))
+
+
+def samples_of(tmp_path):
+    logdir = tmp_path / 'run'
+    (logdir / 'samples').mkdir(parents=True)
+    grids.save_png(str(logdir / 'samples' / 'step_0000001.png'), np.zeros((40, 40), np.uint8))
+    return logdir
+
+
+@pytest.mark.parametrize('frame', ['too large', 'not a picture'])
+def test_a_gif_frame_too_large_or_unreadable_is_one_line_and_writes_nothing(frame, tmp_path, capsys):
+    logdir = samples_of(tmp_path)
+    bad = logdir / 'samples' / 'step_0000002.png'
+    if frame == 'too large':
+        png_header(bad, 15000, 15000)
+    else:
+        bad.write_bytes(b'half a picture')
+    assert generate.main(['--logdir', str(logdir), '--gif']) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'step_0000002.png' in lines[0], lines
+    assert '--output' not in lines[0]   # the frame is the problem, not the GIF's place
+    assert sorted(os.listdir(str(logdir))) == ['samples']
+
+
+# ---------------------------------------------------------------- exit codes
+
+def test_an_output_that_is_a_folder_is_refused_before_drawing(run, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / 'digits.png'
+    folder.mkdir()
+    (folder / 'mine.txt').write_text('mine')
+    monkeypatch.setattr(runs.Generator, 'sample', lambda *args, **kwargs: pytest.fail('drew digits first'))
+    assert generate.main(['--logdir', run, '--output', str(folder)]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and 'digits.png' in lines[0] and 'directory' in lines[0]
+    assert os.listdir(str(folder)) == ['mine.txt']
+
+
+@pytest.mark.parametrize('number', [errno.EIO, errno.ENOSPC])
+def test_a_write_that_fails_is_exit_1(number, run, tmp_path, monkeypatch, capsys):
+    def fails(path, picture):
+        raise OSError(number, os.strerror(number))
+    monkeypatch.setattr(generate, 'write_picture', fails)
+    assert generate.main(['--logdir', run, '--num', '1', '--output', str(tmp_path / 'x.png')]) == 1
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and ('x.png' in lines[0] or str(tmp_path) in lines[0]), lines
+
+
+def test_a_gif_that_cannot_be_written_is_exit_1(tmp_path, monkeypatch, capsys):
+    logdir = samples_of(tmp_path)
+
+    def fails(frames, path):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    monkeypatch.setattr(grids, 'save_gif', fails)
+    assert generate.main(['--logdir', str(logdir), '--gif']) == 1
+    assert len(error_lines(capsys)) == 1
