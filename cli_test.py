@@ -1004,6 +1004,21 @@ def test_more_clusters_than_training_images_is_one_line_and_leaves_no_run(tmp_pa
     assert main_in_process(flags + ['--logdir', tmp_path / 'run', '--clusters', '8']) == 0
 
 
+def test_evaluation_that_cannot_run_is_checked_before_the_first_step(tmp_path, capsys):
+    # 4 digits of each class and no test split: too few to hold any out for the measuring stick.
+    data = tiny_data_file(tmp_path / 'digits.npz')
+    flags = ['--data', data, '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--steps', '4']
+    assert main_in_process(flags + ['--eval-every', '2', '--logdir', tmp_path / 'asked']) == 2
+    assert_one_error_line(errors_besides_the_data_source(capsys.readouterr().err), '--eval-every 2',
+                          '--eval-every 0')
+    assert not (tmp_path / 'asked').exists()
+    # By default the run trains without quality points, and says why.
+    logdir = tmp_path / 'default'
+    assert main_in_process(flags + ['--logdir', logdir]) == 0
+    assert 'no quality points' in capsys.readouterr().out
+    assert checkpoint_steps(logdir) == [4] and not (logdir / 'quality.jsonl').exists()
+
+
 def test_a_moved_data_file_is_accepted_at_its_new_path_and_other_data_is_not(tmp_path, capsys):
     original = tiny_data_file(tmp_path / 'digits.npz')
     logdir = tmp_path / 'run'

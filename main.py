@@ -207,6 +207,7 @@ def train(args, run, stored):
                 run = dataclasses.replace(run, steps=run.epochs * (data.batches_per_epoch // run.k_steps))
             if start_step >= run.steps:
                 return already_trained(logdir, start_step, run.steps)
+            run = with_evaluation_checked(run, asked=args.eval_every is not None)
             resume.resume_data_order(data, saved, checkpoint_path, say)
             if not checkpoint_path:
                 model.find_clusters(session, data.images, seed=run.model.seed)
@@ -230,6 +231,19 @@ def load_data(run):
     settings_lib.check(run, num_examples=len(labels))
     return dataset_lib.GANDataset(images, labels, run.model.noise_len, run.batch_size, seed=run.model.seed,
                                   num_classes=run.model.num_classes)
+
+
+def with_evaluation_checked(run, asked):
+    """The run, its quality points turned off (saying why) where they could not be measured; UsageError where
+    --eval-every asked for them. Checked before the first step, so that no run fails at its first point."""
+    import quality
+    problem = run.eval_every and quality.evaluation_problem(run.dataset, run.data, run.eval_num_per_class)
+    if not problem:
+        return run
+    if asked:
+        raise UsageError('--eval-every %d: %s; or pass --eval-every 0' % (run.eval_every, problem))
+    say('no quality points: %s (pass --eval-every 0 to say so)' % problem)
+    return dataclasses.replace(run, eval_every=0)
 
 
 def build(run, condition_vectors, precision='auto'):
