@@ -8,6 +8,7 @@ import pytest
 
 import benchmark
 import quality
+import settings
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +44,8 @@ def test_a_missing_logdir_is_said_before_any_timing(tmp_path, capsys):
 def a_run_with_a_quality_record(folder, lines):
     """A run folder as benchmark.py reads it before timing: a config.json, a checkpoint's index, its quality points."""
     folder.mkdir()
-    (folder / 'config.json').write_text(json.dumps({
-        'model': {}, 'dataset': 'mnist_sample', 'data': None, 'batch_size': 8, 'k_steps': 1, 'steps': 2}))
+    run, _ = settings.resolve({'dataset': 'mnist_sample', 'batch_size': 8, 'steps': 2})
+    (folder / 'config.json').write_text(json.dumps(settings.to_config(run)))
     (folder / 'model.ckpt-2.index').write_bytes(b'')
     (folder / 'model.ckpt-2.data-00000-of-00001').write_bytes(b'')
     (folder / quality.QUALITY_RECORD_NAME).write_text('\n'.join(lines) + '\n')

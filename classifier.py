@@ -1,7 +1,7 @@
 """A small digit classifier: the measuring stick for generated digits, trained once and cached.
 
 Graph: conv 5x5x32 -> max-pool -> conv 5x5x64 -> max-pool -> dense 256 (the features) -> 10 logits.
-'VALID' convolutions keep it cheap enough to train in well under a minute on two CPU cores.
+'VALID' convolutions keep it cheap to train on two CPU cores.
 
 The cache of a data set's classifier is the folder <cache root>/<dataset>-<data hash> (see cache_root), or the one
 a caller names. TensorFlow is imported only when a classifier is built, so that the cache rules and
@@ -25,11 +25,11 @@ import dataset
 
 NUM_CLASSES = 10
 FEATURE_SIZE = 256
-SMALL_DATASET_STEPS = 1500  # 5,000-digit sample: about 24 passes, ~98.5% held-out in ~30 s
+SMALL_DATASET_STEPS = 1500  # 5,000-digit sample: about 24 passes
 LARGE_DATASET_STEPS = 3000  # full MNIST: about 3 passes
 LARGE_DATASET_SIZE = 20000
 DEFAULT_BATCH_SIZE = 64
-LEARNING_RATE = 1e-3         # peak; cosine-decayed to 0 over the run (worth ~1% held-out accuracy)
+LEARNING_RATE = 1e-3         # peak; cosine-decayed to 0 over the run
 DROPOUT_RATE = 0.5           # on the features during training only
 MAX_SHIFT = 2                # random translations of up to 2 px make the net robust to off-centre digits
 HOLD_OUT_PER_CLASS = 100     # for datasets without a test split

@@ -9,6 +9,7 @@ import pytest
 import classifier
 import evaluate
 import quality
+import settings as settings_lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FEW_STEPS = 5
@@ -114,6 +115,7 @@ def test_evaluate_refuses_such_a_classifier_dir_in_one_line_exit_2(tmp_path, mon
 
     class Run:
         config = {'dataset': 'mnist_sample', 'data': None, 'model': {}}
+        settings = settings_lib.resolve({'dataset': 'mnist_sample'})[0]
         conditioned = True
 
         def close(self):

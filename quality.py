@@ -104,8 +104,8 @@ class NearestNeighbours:
 
     Pixels, not classifier features, for the memorisation check: both put exact copies at 0 and fresh
     digits at the real digits' distance, but copies blurred the way generated digits are stay close in
-    pixels (memorisation ratio 0.45 against 0.90 for fresh digits blurred alike, on the bundled digits),
-    while the classifier, trained to ignore such detail, barely tells them apart (0.86 against 1.01).
+    pixels, while the classifier, trained to ignore such detail, barely tells them from fresh digits
+    (docs/results.md has the figures).
     """
 
     def __init__(self, pool, chunk=NEIGHBOUR_CHUNK):
