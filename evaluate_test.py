@@ -445,6 +445,7 @@ class FakeGenerator:
     def __init__(self, images, labels, conditioned=True):
         self.settings = settings.resolve(dict(dataset='mnist_sample', conditioning='matching' if conditioned
                                               else 'none'))[0]
+        self.config = settings.to_config(self.settings)
         self.conditioned = conditioned
         self.checkpoint_path = '/nowhere/model.ckpt-1234'
         self.sampler = real_digit_sampler(images, labels)

@@ -9,7 +9,7 @@ Running again with the same logdir resumes from its latest checkpoint with the s
 Ctrl-C or SIGTERM saves a checkpoint before stopping. One process trains a logdir at a time: while it does,
 <logdir>/training.lock holds its pid.
 
-The training path, `train` below, reads top to bottom: settings -> data -> model -> callbacks -> fit.
+The training path, `train` below, reads top to bottom: settings -> model -> data -> callbacks -> fit.
 """
 import dataclasses
 import os
@@ -174,7 +174,7 @@ def train_in_logdir(args):
 
 
 def train(args, run, stored):
-    """Train `run` into args.logdir to its last step: data -> model -> callbacks -> fit. The exit code.
+    """Train `run` into args.logdir to its last step: model -> data -> callbacks -> fit. The exit code.
 
     `stored` is the config.json of the run resumed (None: a new run). Nothing is written into the logdir until
     the model is built or restored and the data loaded; a new run that ends without a checkpoint (it failed,
@@ -196,7 +196,8 @@ def train(args, run, stored):
     found_before = rundir.paths_under(logdir)
     code = None
     try:
-        # The model: the graph of the run's settings in a session, its variables restored or initialised.
+        # The model: the graph of the run's settings in a session, its variables restored or initialised
+        # (first, so that a checkpoint that cannot be restored is said before any data is read).
         model, session = build(run, condition_vectors, args.precision)
         with session:
             saved = resume.restore_or_initialise(session, checkpoint_path, run, say)
