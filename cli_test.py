@@ -381,6 +381,25 @@ def test_bad_training_input_is_one_line_exit_2_and_changes_nothing(case, run_cop
     assert not os.path.exists(str(fresh(tmp_path)))
 
 
+def test_a_logdir_that_cannot_hold_a_run_is_named_for_what_it_is_not_blamed_on_free_space(tmp_path, capsys):
+    blocked = tmp_path / 'blocked'
+    blocked.mkdir()
+    (blocked / 'samples').write_text('a file of the user\'s')
+    assert main_in_process(TINY_MODEL + ['--logdir', blocked, '--steps', '1']) == 2
+    line = assert_one_error_line(capsys.readouterr().err, 'samples', 'is a file')
+    assert 'space' not in line and (blocked / 'samples').read_text() == 'a file of the user\'s'
+    dangling = tmp_path / 'dangling'
+    os.symlink(str(tmp_path / 'gone'), str(dangling))
+    assert main_in_process(TINY_MODEL + ['--logdir', dangling, '--steps', '1']) == 2
+    assert 'space' not in assert_one_error_line(capsys.readouterr().err, 'link', 'does not exist')
+    assert os.path.islink(str(dangling)) and not (tmp_path / 'gone').exists()
+
+
+def test_augment_choices_print_as_words():
+    import main
+    assert '--augment translation|cutout|translation,cutout' in main.build_parser().format_usage()
+
+
 def test_a_width_that_the_mlp_does_not_read_is_dropped_with_a_note_and_not_stored(tmp_path, capsys):
     configs = []
     for width in ('1', '2000'):
