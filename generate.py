@@ -7,6 +7,7 @@
     python generate.py --gif                                # <logdir>/samples/*.png -> <logdir>/progress.gif
     python generate.py --arithmetic --condition 4           # z arithmetic: mean(A) - mean(B) + mean(C)
     python generate.py --pyramid --num 3                    # a LAPGAN's 7x7, 14x14 and 28x28 stages side by side
+    python generate.py --export exported                    # a SavedModel of the generator (docs/export.md)
 
 In code, runs.load_generator(logdir) gives the generator these pictures are drawn with.
 """
@@ -26,6 +27,7 @@ import numpy as np
 
 import cli
 import dataset as dataset_lib
+import export
 import grids
 import runs  # imports TensorFlow quietly
 
@@ -227,16 +229,25 @@ def digit_value(text):
         raise argparse.ArgumentTypeError('%r is not a digit: use 0..9' % text)
 
 
+class GivenSeed(argparse.Action):
+    """--seed, which also records that it was given (args.seed_given): --export refuses it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.seed_given = True
+
+
 def build_parser():
     parser = cli.OneLineArgumentParser(prog=PROG, description='Draw digits with a trained conditional GAN.')
+    parser.set_defaults(seed_given=False)
     parser.add_argument('--logdir', default='summary/train', help='training run to draw from (default summary/train)')
     parser.add_argument('--condition', type=condition_value, default=None,
                         help="digit to draw, 0..9, or all for a row per digit (default all)")
     parser.add_argument('--num', type=cli.positive_int, default=None,
                         help='digits per condition, or pictures in an --interpolate/--vary-noise row (default %d); '
                              '--arithmetic and --gif draw pictures of their own size and take none' % DEFAULT_NUM)
-    parser.add_argument('--seed', type=cli.seed, default=0, help='noise seed: the same seed draws the same digits '
-                                                                 '(default 0)')
+    parser.add_argument('--seed', type=cli.seed, default=0, action=GivenSeed,
+                        help='noise seed: the same seed draws the same digits (default 0)')
     parser.add_argument('--output', default=None,
                         help='.png grid, .npy images (N, 28, 28) in [0, 1], or .npz images and labels '
                              '(default <logdir>/generated_<condition>.png)')
@@ -253,6 +264,9 @@ def build_parser():
     mode.add_argument('--arithmetic', action='store_true',
                       help='DCGAN z arithmetic for the --condition class (default 0): rows A, B, C of three samples '
                            'and the image of their mean noise, then mean A - mean B + mean C and three neighbours')
+    mode.add_argument('--export', metavar='DIR',
+                      help='write the generator as a TensorFlow SavedModel into DIR, a new or empty folder: noise and '
+                           'labels in, images in [0, 1] out, loaded without this project (see docs/export.md)')
     return parser
 
 
@@ -260,6 +274,8 @@ def main(argv=None):
     args, code = cli.parse_arguments(build_parser(), argv)
     if args is None:
         return code
+    if args.export is not None:
+        return export_generator(args)
     for mode, flag in ((args.arithmetic, '--arithmetic'), (args.gif, '--gif')):
         if mode and args.num is not None:
             return cli.fail(PROG, '%s draws a picture of its own size and takes no --num: leave --num out' % flag)
@@ -282,6 +298,30 @@ def main(argv=None):
         return draw(args, generator)
     finally:
         generator.close()
+
+
+def export_generator(args):
+    """--export: the run's generator as a SavedModel in a new or empty folder (export.py)."""
+    given = [flag for flag, value in (('--condition', args.condition), ('--num', args.num), ('--output', args.output))
+             if value is not None] + (['--seed'] if args.seed_given else [])
+    if given:
+        return cli.fail(PROG, '--export writes the whole generator, which draws for any noise and label, and takes no '
+                              '%s: leave %s out' % (' or '.join(given), 'it' if len(given) == 1 else 'them'))
+    problem = export.destination_problem(args.export)
+    if problem:
+        return cli.fail(PROG, problem)
+    try:
+        generator = runs.load_generator(args.logdir)
+    except runs.RunError as error:
+        return cli.fail(PROG, error)
+    try:
+        with generator:
+            export.write_export(generator, class_names_of(generator), args.export)
+            description = export.description(generator)
+    except export.ExportError as error:
+        return cli.fail(PROG, error, code=1)
+    print('wrote %s: %s' % (args.export, description))
+    return 0
 
 
 def check_digits(args, run):

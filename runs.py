@@ -4,6 +4,7 @@
     images = generator.sample([3, 3, 7], seed=0)           # float32 (3, 28, 28, 1) in [-1, 1]
     generator.close()
 """
+import collections
 import json
 import os
 
@@ -145,10 +146,17 @@ def noise_source(noise_len, seed=None):
     return lambda count: rng.standard_normal((count, noise_len)).astype(np.float32)
 
 
+# What drawing runs in a restored generator's graph, for export.py: the graph, its noise and label placeholders,
+# the switch batch norm reads (left at False: the moving statistics), the images in [-1, 1], and the variables
+# restored (the generator's weights and state, nothing else).
+Drawing = collections.namedtuple('Drawing', 'graph noise label is_training images variables')
+
+
 class Generator(object):
     """A restored generator. Batch norm uses its moving statistics, so an image does not depend on its batch.
 
-    `settings` is the run's settings.RunSettings; `config` its config.json as stored."""
+    `settings` is the run's settings.RunSettings; `config` its config.json as stored; `variables` the ones
+    restored, the generator's weights and state."""
 
     def __init__(self, logdir, config, model, session, checkpoint_path):
         self.logdir = logdir
@@ -159,6 +167,7 @@ class Generator(object):
         self._session = session
         self._condition_vectors = model.right_condition_vectors
         self.condition_table = session.run(model.condition_table)
+        self.variables = model.generator_variables + model.generator_state_variables
 
     @property
     def noise_len(self):
@@ -200,6 +209,17 @@ class Generator(object):
         vectors = np.asarray(vectors, np.float32)
         noise = self._noise(len(vectors), seed, noise)
         return self._run({self._model.noise_input: noise, self._condition_vectors: vectors})
+
+    @property
+    def drawing(self):
+        """The Drawing of this generator: what an export copies out of its graph."""
+        model = self._model
+        return Drawing(model.graph, model.noise_input, model.right_condition_input, model.is_training,
+                       model.generated_image, self.variables)
+
+    def values(self, variables):
+        """The restored values of these variables of the generator, as numpy arrays."""
+        return self._session.run(list(variables))
 
     def _noise(self, count, seed, noise):
         if noise is None:

@@ -7,8 +7,8 @@ setup(
     description='A TF1-style, test-first conditional GAN that learns MNIST and draws the digit you ask for.',
     python_requires='>=3.10',
     py_modules=['benchmark', 'callbacks', 'checkpoints', 'classifier', 'cli', 'clusters', 'dataset', 'evaluate',
-                'generate', 'grids', 'lapgan', 'legacy', 'logdir_lock', 'losses', 'main', 'model', 'networks', 'ops',
-                'quality', 'resume', 'rundir', 'runs', 'settings', 'signals'],
+                'export', 'generate', 'grids', 'lapgan', 'legacy', 'logdir_lock', 'losses', 'main', 'model', 'networks',
+                'ops', 'quality', 'resume', 'rundir', 'runs', 'settings', 'signals'],
     install_requires=[
         # The CPU build: half the download of `tensorflow`, and these machines have no GPU.
         # Both import as `tensorflow`; for a GPU install `tensorflow==2.21.0` instead (see README).
