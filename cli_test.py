@@ -1062,6 +1062,20 @@ def test_a_moved_data_file_is_accepted_at_its_new_path_and_other_data_is_not(tmp
     assert main_in_process(['--logdir', logdir, '--steps', '4']) == 0   # the new path is the run's own now
 
 
+@pytest.mark.parametrize('field, value, in_model', [('seed', 'x', True), ('lr_decay', 'x', False),
+                                                    ('condition_vectors', 5, False)])
+def test_every_hand_edited_setting_of_the_wrong_kind_is_one_line_naming_it(field, value, in_model, run_copy, capsys):
+    config = json.loads((run_copy / 'config.json').read_text())
+    (config['model'] if in_model else config)[field] = value
+    (run_copy / 'config.json').write_text(json.dumps(config))
+    before = snapshot(run_copy)
+    assert main_in_process(['--logdir', run_copy, '--steps', '6']) == 2
+    assert_one_error_line(capsys.readouterr().err, 'config.json', field)
+    assert generate_in_process(['--logdir', run_copy, '--num', '1']) == 2
+    assert_one_error_line(capsys.readouterr().err, 'config.json', field)
+    assert snapshot(run_copy) == before
+
+
 def test_a_hand_edited_config_of_the_wrong_kind_is_one_line(run_copy, capsys):
     config = json.loads((run_copy / 'config.json').read_text())
     (run_copy / 'config.json').write_text(json.dumps(dict(config, batch_size='big')))
