@@ -83,10 +83,10 @@ class GANBase(object):
         self.rule = losses_lib.RULES[settings.loss]
         self.graph = v1.get_default_graph()
         v1.set_random_seed(settings.seed)
-        self.global_step = v1.train.get_or_create_global_step()
 
         self._build_inputs(condition_vectors)
         self.conditions = self.build_conditions()
+        self.global_step = v1.train.get_or_create_global_step()
         self.networks = self.build_networks(self.conditions)
         self.generator_variables = v1.trainable_variables('generator/')
         self.discriminator_variables = v1.trainable_variables('discriminator/')
@@ -123,7 +123,8 @@ class GANBase(object):
         self.is_training = v1.placeholder_with_default(False, (), name='is_training')
         # GAN-INT: the generator step also gets second labels; left unfed, they repeat the right ones.
         self.second_condition_input = v1.placeholder_with_default(
-            self.right_condition_input, (None,), name='second_condition_input')
+            self.right_condition_input, (None,), name='second_condition_input') if (
+                self.settings.interpolate_conditions) else None
         # A label becomes a condition vector by a table lookup: one-hot rows by default, or any fixed vectors
         # per class (e.g. sentence embeddings).
         if condition_vectors is None:
