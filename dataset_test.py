@@ -543,6 +543,196 @@ def test_class_names():
 
 
 # ---------------------------------------------------------------------------------------------
+# Folders of class folders: a user's own labelled images
+# ---------------------------------------------------------------------------------------------
+
+def light_on_dark(seed, side=28):
+    """A grey picture as MNIST draws one: a bright blob of random shades on a black border."""
+    rng = np.random.default_rng(seed)
+    pixels = np.zeros((side, side), np.uint8)
+    inner = side // 4
+    pixels[inner:side - inner, inner:side - inner] = rng.integers(60, 256, (side - 2 * inner, side - 2 * inner))
+    return pixels
+
+
+def save_picture(path, pixels, mode=None):
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = Image.fromarray(pixels)
+    (picture.convert(mode) if mode else picture).save(str(path))
+    return path
+
+
+def write_class_folders(folder, names=("sneaker", "bag", "boot"), per_class=3):
+    """per_class distinct 28x28 grey PNGs in a subfolder per class name; {name: their pixels, in file order}."""
+    written = {}
+    for number, name in enumerate(names):
+        written[name] = [light_on_dark(100 * number + i) for i in range(per_class)]
+        for i, pixels in enumerate(written[name]):
+            save_picture(folder / name / ("%02d.png" % i), pixels)
+    return written
+
+
+def dataset_lines(capfd):
+    return [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+
+
+def test_a_folder_of_class_folders_is_one_class_per_subfolder_named_and_numbered_in_sorted_order(tmp_path, capfd):
+    written = write_class_folders(tmp_path / "mine", names=("sneaker", "bag", "boot"))
+    images, labels = load_dataset(path=tmp_path / "mine")
+    assert dataset.data_class_names(path=tmp_path / "mine") == ["bag", "boot", "sneaker"]
+    assert labels.dtype == np.int64 and labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    expected = np.stack([pixels for name in ("bag", "boot", "sneaker") for pixels in written[name]])
+    np.testing.assert_array_equal(images, scaled(expected))
+    [line] = dataset_lines(capfd)
+    assert line.startswith("dataset: 3 classes from folder") and line.endswith("9 images, 3 per class"), line
+
+
+def test_png_jpeg_bmp_and_gif_files_are_read(tmp_path):
+    pixels = light_on_dark(1)
+    for extension in ("png", "jpg", "JPEG", "bmp", "gif"):
+        save_picture(tmp_path / "mine" / "a" / ("picture.%s" % extension), pixels)
+    save_picture(tmp_path / "mine" / "b" / "picture.png", pixels)
+    images, labels = load_dataset(path=tmp_path / "mine")
+    assert labels.tolist() == [0, 0, 0, 0, 0, 1]
+    expected = scaled(pixels[None])[0]
+    for extension, image in zip(("JPEG", "bmp", "gif", "jpg", "png", "png"), images):
+        if extension.lower().startswith("jp"):   # lossy
+            assert np.abs(image - expected).mean() < 0.05, extension
+        else:
+            np.testing.assert_array_equal(image, expected, err_msg=extension)
+
+
+def test_pictures_of_another_size_or_in_colour_are_made_28x28_grey_saying_how_in_one_line(tmp_path, capfd):
+    from PIL import Image
+    folder = tmp_path / "mine"
+    write_class_folders(folder, names=("a", "b"), per_class=2)
+    base, small = light_on_dark(7), light_on_dark(8, side=14)
+    save_picture(folder / "a" / "big.png", np.kron(base, np.ones((2, 2), np.uint8)))     # 56x56
+    colour = np.stack([base, base // 2, base // 3], axis=-1)
+    save_picture(folder / "a" / "colour.png", colour)                                      # RGB
+    save_picture(folder / "b" / "wide.png", np.kron(small, np.ones((2, 4), np.uint8)))    # 56 wide, 28 high
+    save_picture(folder / "b" / "deep.png", base.astype(np.uint16) * 257)                # 16-bit grey
+    images, labels = load_dataset(path=folder)
+    by_name = dict(zip(["00", "01", "big", "colour", "00b", "01b", "deep", "wide"], images[..., 0]))
+    unit = scaled(base[None])[0, ..., 0]
+    np.testing.assert_array_equal(by_name["big"], unit)   # shrunk by averaging the pixels each one covers
+    grey = np.asarray(Image.fromarray(colour).convert("L"))
+    np.testing.assert_array_equal(by_name["colour"], scaled(grey[None])[0, ..., 0])
+    np.testing.assert_array_equal(by_name["deep"], unit)
+    # Fitted into 28x28 keeping its shape: 28 wide and 14 high, centred on the picture's black background.
+    wide = by_name["wide"]
+    assert np.all(wide[:7] == -1.0) and np.all(wide[21:] == -1.0)
+    np.testing.assert_array_equal(wide[7:21], scaled(np.kron(small, np.ones((1, 2), np.uint8))[None])[0, ..., 0])
+    lines = dataset_lines(capfd)
+    [note] = [line for line in lines if "converted" in line]
+    assert note.startswith("dataset: ") and "converted 4 of 8 images" in note, note
+    assert "2 resized" in note and "56x56" in note and "2 made grey" in note and "RGB" in note, note
+    assert len(lines) == 2
+
+
+def test_dark_on_light_pictures_are_inverted_saying_so_in_one_line(tmp_path, capfd):
+    folder = tmp_path / "mine"
+    written = write_class_folders(folder, names=("a", "b"), per_class=2)
+    scan = light_on_dark(9)
+    save_picture(folder / "a" / "scan.png", 255 - scan)                  # black ink on white paper
+    save_picture(folder / "b" / "drawing.png", 255 - np.kron(scan, np.ones((2, 2), np.uint8)))
+    images, labels = load_dataset(path=folder)
+    np.testing.assert_array_equal(images[0, ..., 0], scaled(written["a"][0][None])[0, ..., 0])   # kept
+    np.testing.assert_array_equal(images[2, ..., 0], scaled(scan[None])[0, ..., 0])             # inverted
+    np.testing.assert_array_equal(images[5, ..., 0], scaled(scan[None])[0, ..., 0])
+    [note] = [line for line in dataset_lines(capfd) if "inverted" in line]
+    assert note.startswith("dataset: ") and "inverted 2 of 6 images" in note and "dark on light" in note, note
+
+
+def test_files_beside_the_class_folders_and_hidden_ones_are_left_out_saying_so(tmp_path, capfd):
+    folder = tmp_path / "mine"
+    write_class_folders(folder, names=("bag", "boot"), per_class=2)
+    (folder / "README.txt").write_text("where the pictures came from")
+    save_picture(folder / "cover.png", light_on_dark(3))
+    (folder / ".ipynb_checkpoints").mkdir()
+    save_picture(folder / ".ipynb_checkpoints" / "x.png", light_on_dark(4))
+    (folder / "bag" / ".DS_Store").write_bytes(b"\0\1")
+    (folder / "bag" / "labels.csv").write_text("name,label\n")
+    save_picture(folder / "boot" / "winter" / "deep.png", light_on_dark(5))   # a class's subfolders are its own
+    images, labels = load_dataset(path=folder)
+    assert dataset.data_class_names(path=folder) == ["bag", "boot"]
+    assert labels.tolist() == [0, 0, 1, 1, 1]
+    lines = dataset_lines(capfd)
+    [top] = [line for line in lines if "README.txt" in line]
+    assert top.startswith("dataset: ") and "cover.png" in top and "2 files" in top, top
+    [inside] = [line for line in lines if "labels.csv" in line]
+    assert inside.startswith("dataset: ") and "1 file" in inside, inside
+    assert not any("DS_Store" in line or "ipynb" in line for line in lines)
+
+
+def folder_with_one_class_empty(folder):
+    write_class_folders(folder, names=("bag", "boot"))
+    for path in (folder / "boot").iterdir():
+        path.unlink()
+    return ["boot", "no images"]
+
+
+def folder_of_one_class(folder):
+    write_class_folders(folder, names=("bag",))
+    return ["one class folder", "bag", "2 to 100"]
+
+
+def folder_of_101_classes(folder):
+    for number in range(101):
+        save_picture(folder / ("class%03d" % number) / "a.png", light_on_dark(number))
+    return ["101 class folders", "100"]
+
+
+def folder_with_unreadable_pictures(folder):
+    write_class_folders(folder, names=("bag", "boot"))
+    (folder / "boot" / "00.png").write_bytes(b"not a picture")
+    (folder / "boot" / "01.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    return ["boot/00.png", "cannot be read", "1 other"]
+
+
+def folder_of_pictures_without_classes(folder):
+    for number in range(3):
+        save_picture(folder / ("%d.png" % number), light_on_dark(number))
+    return ["no class folders", "3 images"]
+
+
+def folder_split_into_train_and_test(folder):
+    write_class_folders(folder / "train", names=("bag", "boot"))
+    write_class_folders(folder / "test", names=("bag", "boot"))
+    return ["train", "test", "bag, boot"]
+
+
+@pytest.mark.parametrize("make", [folder_with_one_class_empty, folder_of_one_class, folder_of_101_classes,
+                                  folder_with_unreadable_pictures, folder_of_pictures_without_classes,
+                                  folder_split_into_train_and_test])
+def test_a_folder_that_cannot_be_classes_is_refused_in_one_line(make, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    words = make(folder)
+    with pytest.raises(DataError) as raised:
+        load_dataset(path=folder)
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1 and str(folder) in message, message
+    for word in words:
+        assert word in message, message
+
+
+def test_a_folder_of_class_folders_has_no_test_split(tmp_path):
+    write_class_folders(tmp_path / "mine")
+    with pytest.raises(DataError, match="no test split"):
+        load_dataset(path=tmp_path / "mine", split="test")
+
+
+def test_a_folder_holding_the_mnist_idx_files_is_mnist_not_classes(tmp_path):
+    written = write_idx_folder(tmp_path / "mnist")
+    save_picture(tmp_path / "mnist" / "extra" / "a.png", light_on_dark(0))
+    images, labels = load_dataset(path=tmp_path / "mnist")
+    np.testing.assert_array_equal(labels, written["train"][1])
+    assert dataset.data_class_names(path=tmp_path / "mnist") == [str(digit) for digit in range(10)]
+
+
+# ---------------------------------------------------------------------------------------------
 # Loaders: the keras cache, Debian's files, downloads, the bundled sample
 # ---------------------------------------------------------------------------------------------
 
