@@ -48,7 +48,8 @@ def build_parser():
     choices, parts = settings_lib.FLAG_CHOICES, settings_lib.PART_DEFAULTS
     add('--dataset', 'mnist (full set when cached or downloadable, else a bundled 5,000-digit sample), mnist_sample '
         'or fashion_mnist', choices=dataset_lib.DATASET_NAMES)
-    add('--data', 'read the digits from this .npz, IDX folder or IDX images file instead', metavar='PATH')
+    add('--data', 'read the images from this folder of class folders (a subfolder of PNG, JPEG, BMP or GIF pictures '
+        'per class), .npz, IDX folder or IDX images file instead', metavar='PATH')
     parser.add_argument('--logdir', metavar='DIR', default=DEFAULT_LOGDIR,
                         help='where config, events, checkpoints and sample grids go; an existing run there is '
                              'resumed (default %s)' % DEFAULT_LOGDIR)
@@ -150,8 +151,8 @@ def check_arguments(args):
     if not args.logdir.strip():
         raise UsageError('--logdir is empty: name a directory, e.g. --logdir %s' % DEFAULT_LOGDIR)
     if args.data is not None and not os.path.exists(args.data):
-        raise UsageError('--data %s: file not found; pass an existing .npz, MNIST IDX folder or IDX images file'
-                         % args.data)
+        raise UsageError('--data %s: file not found; pass an existing folder of class folders, .npz, MNIST IDX '
+                         'folder or IDX images file' % args.data)
     problem = rundir.logdir_problem(args.logdir)
     if problem:
         raise UsageError(problem)
@@ -165,12 +166,22 @@ def train_in_logdir(args):
     import runs
     try:
         stored = runs.read_config(args.logdir)
-        run, notes = settings_lib.resolve(given_settings(args), stored, name=args.logdir)
+        given = given_settings(args)
+        if stored is None:
+            given.update(classes_of_data(given))
+        run, notes = settings_lib.resolve(given, stored, name=args.logdir)
         for note in notes:
             say(note)
         return train(args, run, stored)
     except (UsageError, settings_lib.SettingsError, runs.RunError, dataset_lib.DataError) as error:
         return cli.fail(PROG, error)
+
+
+def classes_of_data(given):
+    """A new run's classes as its data has them: their number, from a folder's class folders or the dataset's
+    own."""
+    names = dataset_lib.data_class_names(given.get('dataset', DEFAULTS['dataset']), given.get('data'))
+    return {'num_classes': len(names)}
 
 
 def train(args, run, stored):
@@ -227,9 +238,14 @@ def train(args, run, stored):
 
 
 def load_data(run):
-    """The run's digits in batches; UsageError if the settings do not fit the data."""
+    """The run's images in batches; UsageError if the settings or the run's classes do not fit the data."""
     images, labels = dataset_lib.load_dataset(run.dataset, run.data)
     settings_lib.check(run, num_examples=len(labels))
+    held = dataset_lib.data_class_names(run.dataset, run.data)
+    if len(held) > run.model.num_classes:   # a resumed run whose data gained classes
+        raise UsageError('--data %s holds %d classes now, and the run was trained on %d: pass the data it was '
+                         'trained on, or train a new model with another --logdir' % (
+                             run.data, len(held), run.model.num_classes))
     return dataset_lib.GANDataset(images, labels, run.model.noise_len, run.batch_size, seed=run.model.seed,
                                   num_classes=run.model.num_classes)
 

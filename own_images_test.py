@@ -1,0 +1,165 @@
+"""A user's own labelled images, end to end: a folder of class folders trained on with main.py, drawn by class
+name with generate.py and measured with evaluate.py. Each test writes the small folders it needs: a few PNGs
+per class, some 56x56, some in colour, some dark on light."""
+import contextlib
+import io
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+TINY = ['--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8', '--seed', '0',
+        '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0']
+CLASSES = ('sneaker', 'bag', 'ankle boot')
+
+
+def picture(seed, side=28):
+    """A bright blob of random shades on a black background, as MNIST draws its digits."""
+    rng = np.random.default_rng(seed)
+    pixels = np.zeros((side, side), np.uint8)
+    inner = side // 4
+    pixels[inner:side - inner, inner:side - inner] = rng.integers(60, 256, (side - 2 * inner, side - 2 * inner))
+    return pixels
+
+
+def save(path, pixels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(str(path))
+
+
+def write_folder(folder, names=CLASSES, per_class=4):
+    """per_class PNGs in a subfolder per class, in turn 28x28 grey, 56x56, RGB and dark on light."""
+    for number, name in enumerate(names):
+        for i in range(per_class):
+            pixels = picture(100 * number + i)
+            kind = i % 4
+            if kind == 1:
+                pixels = np.kron(pixels, np.ones((2, 2), np.uint8))
+            elif kind == 2:
+                pixels = np.stack([pixels, pixels // 2, pixels // 3], axis=-1)
+            elif kind == 3:
+                pixels = 255 - pixels
+            save(folder / name / ('%02d.png' % i), pixels)
+    return folder
+
+
+@pytest.fixture(scope='module')
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp('home')
+
+
+def environment(home):
+    return {'GAN_OFFLINE': '1', 'HOME': str(home), 'KERAS_HOME': str(home / '.keras'),
+            'GAN_CLASSIFIER_CACHE': str(home / 'classifiers')}
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, home):
+    for name, value in environment(home).items():
+        monkeypatch.setenv(name, value)
+
+
+def main_in_process(argv):
+    import main
+    return main.main([str(a) for a in argv])
+
+
+def error_lines(text):
+    """stderr without the lines of load_dataset, which name the data's source and what reading it did."""
+    return [line for line in text.splitlines() if line.strip() and not line.startswith('dataset:')]
+
+
+def assert_one_error_line(stderr, *words):
+    lines = error_lines(stderr)
+    assert len(lines) == 1 and 'Traceback' not in stderr, stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, home):
+    """One 2-step run on a folder of three classes, shared (read-only) by the tests below."""
+    base = tmp_path_factory.mktemp('mine')
+    folder, logdir = write_folder(base / 'my_images'), base / 'run'
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment(home).items():
+            patch.setenv(name, value)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main_in_process(TINY + ['--data', folder, '--logdir', logdir])
+    assert code == 0, err.getvalue()
+    return type('Trained', (), dict(folder=folder, logdir=logdir, out=out.getvalue(), err=err.getvalue()))
+
+
+# ------------------------------------------------------------------------------------ training
+
+def test_main_trains_on_a_folder_of_class_folders_one_class_per_subfolder(trained):
+    config = json.loads((trained.logdir / 'config.json').read_text())
+    assert config['model']['num_classes'] == 3 and config['data'] == str(trained.folder)
+    grid = Image.open(str(trained.logdir / 'samples' / 'step_0000002.png'))
+    assert grid.size[1] == 3 * 30 + 2   # a row per class
+    lines = trained.err.splitlines()
+    assert any(line.startswith('dataset: 3 classes from folder') for line in lines), trained.err
+    assert any('converted 6 of 12 images' in line for line in lines), trained.err
+    assert any('inverted 3 of 12 images' in line for line in lines), trained.err
+    assert 'trained to step 2' in trained.out
+
+
+def folder_with_an_empty_class(folder):
+    write_folder(folder)
+    for path in (folder / 'bag').iterdir():
+        path.unlink()
+    return ['bag', 'no images']
+
+
+def folder_of_one_class(folder):
+    write_folder(folder, names=('bag',))
+    return ['one class folder', '2 to 100']
+
+
+def folder_of_101_classes(folder):
+    for number in range(101):
+        save(folder / ('class%03d' % number) / 'a.png', picture(number))
+    return ['101 class folders']
+
+
+def folder_with_an_unreadable_picture(folder):
+    write_folder(folder)
+    (folder / 'bag' / '02.png').write_bytes(b'half a picture')
+    return ['bag/02.png', 'cannot be read']
+
+
+def folder_of_pictures_without_classes(folder):
+    for number in range(3):
+        save(folder / ('%d.png' % number), picture(number))
+    return ['no class folders']
+
+
+@pytest.mark.parametrize('make', [folder_with_an_empty_class, folder_of_one_class, folder_of_101_classes,
+                                  folder_with_an_unreadable_picture, folder_of_pictures_without_classes])
+def test_a_folder_that_cannot_be_classes_is_one_line_exit_2_and_leaves_no_run(make, tmp_path, capsys):
+    folder = tmp_path / 'my_images'
+    folder.mkdir()
+    words = make(folder)
+    assert main_in_process(TINY + ['--data', folder, '--logdir', tmp_path / 'run']) == 2
+    line = assert_one_error_line(capsys.readouterr().err, str(folder), *words)
+    assert line.startswith('main.py: error: ')
+    assert not (tmp_path / 'run').exists()
+
+
+def test_a_run_whose_folder_gained_a_class_is_refused_in_one_line(tmp_path, capsys):
+    folder = write_folder(tmp_path / 'my_images', names=('bag', 'sneaker'))
+    logdir = tmp_path / 'run'
+    assert main_in_process(TINY + ['--data', folder, '--logdir', logdir, '--steps', '1']) == 0
+    save(folder / 'coat' / 'a.png', picture(0))
+    capsys.readouterr()
+    config = (logdir / 'config.json').read_text()
+    assert main_in_process(['--logdir', logdir, '--steps', '2']) == 2
+    assert_one_error_line(capsys.readouterr().err, str(folder), '3 classes', '2')
+    assert (logdir / 'config.json').read_text() == config
+    shutil.rmtree(str(folder / 'coat'))
+    assert main_in_process(['--logdir', logdir, '--steps', '2']) == 0
