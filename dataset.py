@@ -33,6 +33,9 @@ CLASS_NAMES = {
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
 }
 DATASET_NAMES = ("mnist", "mnist_sample", "fashion_mnist")
+# How many classes a data set of a path may have: a conditional GAN needs two to tell apart; a grid holds a
+# row per class, and the measuring stick holds out images of every one.
+MIN_CLASSES, MAX_CLASSES = 2, 100
 
 # The files keras.datasets reads and downloads, so that both share one cache.
 KERAS_DATASETS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -64,13 +67,37 @@ def row_labels(dataset_name):
 
 
 def data_class_names(name="mnist", path=None):
-    """The names of the data's classes in label order (label i is names[i]): for a folder of class folders, its
-    subfolders' names, sorted; else the dataset's own. Cheap: a folder is listed, not read. DataError as
-    load_dataset's for a folder that cannot be classes."""
+    """The names of the data's classes in label order (label i is names[i]), 2 to MAX_CLASSES of them.
+
+    A folder of class folders: its subfolders' names, sorted. An .npz or IDX file: an .npz's `class_names`
+    array (strings, one per class) if it has one; else, for labels 0..K-1, the dataset's own names when it has
+    K (the digits for mnist, Fashion-MNIST's for fashion_mnist), or '0'..'K-1'. A dataset found by name: its
+    own. Cheap: a folder is listed and a file's training labels read, not its images. DataError as
+    load_dataset's for data that cannot be classes.
+    """
     _check_name(name)
-    if path is not None and name != "mnist_sample" and _is_class_folder(os.fspath(path)):
-        return _class_folder_layout(os.fspath(path))[0]
-    return class_names(name)
+    if path is None or name == "mnist_sample":
+        return class_names(name)
+    path = os.fspath(path)
+    if _is_class_folder(path):
+        return _class_folder_layout(path)[0]
+    labels, source, names = _training_labels(path)
+    count = len(names) if names is not None else int(labels.max()) + 1
+    if names is None and count < MIN_CLASSES:
+        raise DataError(f"{source}: labels are all 0, and a conditional GAN learns {MIN_CLASSES} to {MAX_CLASSES} "
+                        f"classes: label the images of each class 0, 1, 2, ...")
+    if labels.max() >= count:
+        raise DataError(f"{source}: found label {labels.max()}, but [class_names] names {count} classes "
+                        f"(0..{count - 1}): name every class, in label order")
+    missing = np.setdiff1d(np.arange(count), labels)
+    if missing.size:
+        which = f" ({names[missing[0]]})" if names is not None else ""
+        raise DataError(f"{source}: no image has label {missing[0]}{which} (labels run 0..{count - 1}): every class "
+                        f"needs training images; number the classes 0..K-1 without a gap")
+    if names is not None:
+        return names
+    own = class_names(name)
+    return own if len(own) == count else [str(label) for label in range(count)]
 
 
 def _check_name(name):
@@ -106,7 +133,11 @@ def load_dataset(name="mnist", path=None, split="train"):
         raw_images, raw_labels, names, notes = _read_class_folder(os.fspath(path), split)
         what, num_classes, source = f"{len(names)} classes", len(names), f"folder {os.fspath(path)}"
     elif path is not None:
-        raw_images, raw_labels, source = _load_path(os.fspath(path), split)
+        raw_images, raw_labels, source, labels_source = _load_path(os.fspath(path), split)
+        num_classes = len(data_class_names(name, path))
+        if raw_labels.max() >= num_classes:   # a test split's
+            raise DataError(f"{labels_source}: found label {raw_labels.max()}, but the training labels number "
+                            f"{num_classes} classes (0..{num_classes - 1})")
     elif name == "mnist":
         raw_images, raw_labels, source = _load_mnist(split)
     else:
@@ -148,22 +179,42 @@ def _per_class(labels, num_classes):
 
 
 def _load_path(path, split):
-    """An explicit path is what the user asked for: any problem with it is an error, never a fallback."""
+    """(images, labels, source, where the labels came from) of a data file or a folder of IDX files. An explicit
+    path is what the user asked for: any problem with it is an error, never a fallback."""
+    _check_data_path(path)
+    if os.path.isdir(path):
+        images_path, labels_path = _idx_pair_in(path, split, required=True)
+        return (*_load_idx_pair(images_path, labels_path), f"{path} ({split})", labels_path)
+    if path.endswith(".npz"):
+        return (*_load_npz(path, split), f"{path} ({split})", f"{path} [y_{split}]")
+    labels_path = _labels_beside(path)
+    return (*_load_idx_pair(path, labels_path), path, labels_path)
+
+
+def _check_data_path(path):
+    """DataError unless path is there and of a kind _load_path reads."""
     if not os.path.exists(path):
         raise DataError(f"{path}: file not found; pass an existing .npz, IDX folder, IDX images file or folder of "
                         f"class folders")
-    if not os.path.isdir(path):
-        _check_regular(path)
     if os.path.isdir(path):
-        images_path, labels_path = _idx_pair_in(path, split, required=True)
-        return (*_load_idx_pair(images_path, labels_path), f"{path} ({split})")
-    if path.endswith(".npz"):
-        return (*_load_npz(path, split), f"{path} ({split})")
-    if "images-idx3-ubyte" in os.path.basename(path):
-        labels_path = _labels_beside(path)
-        return (*_load_idx_pair(path, labels_path), path)
-    raise DataError(f"{path}: unrecognised data file; expected a keras-style .npz, a folder of MNIST IDX files "
-                    f"or a *-images-idx3-ubyte[.gz] file")
+        return
+    _check_regular(path)
+    if not path.endswith(".npz") and "images-idx3-ubyte" not in os.path.basename(path):
+        raise DataError(f"{path}: unrecognised data file; expected a keras-style .npz, a folder of MNIST IDX files "
+                        f"or a *-images-idx3-ubyte[.gz] file")
+
+
+def _training_labels(path):
+    """(training labels, where they came from, an .npz's class names or None) of a data file or a folder of IDX
+    files; of an IDX images file, its own labels."""
+    _check_data_path(path)
+    if path.endswith(".npz") and not os.path.isdir(path):
+        arrays = _npz_arrays(path, ("y_train",), optional=("class_names",))
+        names = arrays.get("class_names")
+        return (_checked_labels(arrays["y_train"], f"{path} [y_train]"), f"{path} [y_train]",
+                None if names is None else _checked_names(names, f"{path} [class_names]"))
+    labels_path = _idx_pair_in(path, "train", required=True)[1] if os.path.isdir(path) else _labels_beside(path)
+    return _checked_labels(read_idx(labels_path, expected_ndim=1), labels_path), labels_path, None
 
 
 def _keras_datasets_dir():
@@ -402,6 +453,12 @@ def _load_idx_pair(images_path, labels_path):
 
 def _load_npz(path, split):
     keys = ("x_" + split, "y_" + split)
+    arrays = _npz_arrays(path, keys)
+    return _checked(arrays[keys[0]], arrays[keys[1]], f"{path} [{keys[0]}]", f"{path} [{keys[1]}]")
+
+
+def _npz_arrays(path, keys, optional=()):
+    """{key: array} of the `keys` of a keras-style .npz, and of those of `optional` it holds."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files"):
@@ -411,12 +468,37 @@ def _load_npz(path, split):
             if missing:
                 raise DataError(f"{path}: missing keys {', '.join(missing)}; a keras-style .npz holds "
                                 f"x_train, y_train, x_test, y_test")
-            images, labels = archive[keys[0]], archive[keys[1]]
+            arrays = {key: archive[key] for key in keys}
+            for key in optional:
+                if key in archive.files:
+                    try:
+                        arrays[key] = archive[key]
+                    except ValueError:   # an array of Python objects, which allow_pickle=False does not load
+                        raise DataError(f"{path} [{key}]: holds Python objects; it must be an array of strings "
+                                        f"(e.g. numpy.array(['cat', 'dog']))") from None
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise DataError(f"{path}: not a readable .npz ({error}); replace it with a complete copy") from None
-    return _checked(images, labels, f"{path} [{keys[0]}]", f"{path} [{keys[1]}]")
+    return arrays
+
+
+def _checked_names(names, source):
+    """The class names of an array of strings, one per class: different, non-empty, each one line."""
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise DataError(f"{source}: class names must be strings, one per class (e.g. numpy.array(['cat', 'dog'])), "
+                        f"found an array of {names.dtype} of shape {names.shape}")
+    names = [name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name) for name in names.tolist()]
+    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
+        raise DataError(f"{source}: names {len(names)} classes, and a conditional GAN learns {MIN_CLASSES} to "
+                        f"{MAX_CLASSES}")
+    for name in names:
+        if not name.strip() or any(character < " " for character in name):
+            raise DataError(f"{source}: the class name {name!r} is not one line of text: each name is written "
+                            f"beside a grid row and into file names")
+        if names.count(name) > 1:
+            raise DataError(f"{source}: names the class {name!r} twice: each class needs a name of its own")
+    return names
 
 
 def _checked(images, labels, images_source, labels_source):
@@ -451,13 +533,24 @@ def _checked(images, labels, images_source, labels_source):
         # Images scaled to [0, 1] (or binarised) would be read as almost black digits: refused, not guessed at.
         raise DataError(f"{images_source}: pixel values run only 0..{images.max():g}, as in images scaled to 0..1, "
                         f"but pixels here are 0..255 (MNIST's): multiply them by 255 and save again")
+    return images, _checked_labels(labels, labels_source)
+
+
+def _checked_labels(labels, labels_source):
+    """Integer labels (N,) in 0..MAX_CLASSES - 1."""
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise DataError(f"{labels_source}: labels have shape {labels.shape}, expected (N,)")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{labels_source}: labels must be integers 0..9, found dtype {labels.dtype}")
-    outside = labels[(labels < 0) | (labels > 9)]
+        raise DataError(f"{labels_source}: labels must be integers 0..{MAX_CLASSES - 1}, found dtype {labels.dtype}")
+    outside = labels[(labels < 0) | (labels > MAX_CLASSES - 1)]
     if outside.size:
-        raise DataError(f"{labels_source}: labels must be in 0..9, found {outside[0]} "
-                        f"({outside.size} labels out of range)")
-    return images, labels
+        raise DataError(f"{labels_source}: labels must be in 0..{MAX_CLASSES - 1} (at most {MAX_CLASSES} classes), "
+                        f"found {outside[0]} ({outside.size} labels out of range)")
+    if not labels.size:
+        raise DataError(f"{labels_source}: holds no labels")
+    return labels
 
 
 # --- folders of class folders ---------------------------------------------------------------
@@ -467,7 +560,6 @@ def _checked(images, labels, images_source, labels_source):
 # (.DS_Store, .ipynb_checkpoints) are never classes nor pictures.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 IMAGE_KINDS = "PNG, JPEG, BMP or GIF"
-MIN_CLASSES, MAX_CLASSES = 2, 100
 # A picture whose outermost ring of pixels averages brighter than mid-grey is dark on light (a scan, a
 # drawing, an object photographed on white) and is inverted, so that every image is light on dark as
 # MNIST's digits are.

@@ -458,14 +458,86 @@ def test_image_and_label_counts_must_match(tmp_path):
         load_dataset(path=folder)
 
 
-def test_labels_outside_zero_to_nine_are_reported(tmp_path):
+def test_labels_outside_zero_to_99_or_with_a_gap_are_reported(tmp_path):
     folder = tmp_path / "mnist"
     write_idx_folder(folder)
     labels = uint8_digits(30)[1]
-    labels[4] = 12
+    labels[4] = 100
     write_idx(folder / "train-labels-idx1-ubyte.gz", labels)
-    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*0\.\.9.*12"):
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*0\.\.99.*100"):
         load_dataset(path=folder)
+    labels[4] = 12   # no image of 10 or 11: a label of another numbering
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*label 10.*0\.\.12"):
+        load_dataset(path=folder)
+
+
+@pytest.mark.parametrize("num_classes", [2, 37, 100])
+def test_an_npz_or_idx_file_of_2_to_100_classes_is_read_with_its_classes_numbered(tmp_path, num_classes):
+    x, _ = uint8_digits(2 * num_classes)
+    y = np.arange(len(x)) % num_classes
+    np.savez(tmp_path / "mine.npz", x_train=x, y_train=y, x_test=x[:5], y_test=y[:5])
+    write_idx(tmp_path / "train-images-idx3-ubyte", x)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", y)
+    numbers = [str(label) for label in range(num_classes)]
+    for path in (tmp_path / "mine.npz", tmp_path / "train-images-idx3-ubyte"):
+        images, labels = load_dataset(path=path)
+        np.testing.assert_array_equal(labels, y)
+        assert dataset.data_class_names(path=path) == numbers
+
+
+def test_an_npz_names_its_classes_with_a_class_names_array(tmp_path, capfd):
+    x, _ = uint8_digits(6)
+    np.savez(tmp_path / "mine.npz", x_train=x, y_train=np.arange(6) % 3, class_names=np.array(["cat", "dog", "owl"]))
+    images, labels = load_dataset(path=tmp_path / "mine.npz")
+    assert dataset.data_class_names(path=tmp_path / "mine.npz") == ["cat", "dog", "owl"]
+    assert capfd.readouterr().err.strip().endswith("6 images, 2 per class")
+
+
+def test_ten_unnamed_classes_are_the_named_datasets_own(tmp_path):
+    write_npz(tmp_path / "ten.npz")
+    assert dataset.data_class_names("fashion_mnist", tmp_path / "ten.npz") == dataset.class_names("fashion_mnist")
+    assert dataset.data_class_names("mnist", tmp_path / "ten.npz") == [str(digit) for digit in range(10)]
+
+
+def npz_of(labels, test_labels=None, **arrays):
+    def write(path):
+        x, _ = uint8_digits(len(labels))
+        more = {} if test_labels is None else dict(x_test=x[:len(test_labels)], y_test=np.asarray(test_labels))
+        np.savez(path, x_train=x, y_train=np.asarray(labels), **more, **arrays)
+        return "test" if test_labels is not None else "train"
+    return write
+
+
+REFUSED_CLASSES = {
+    "one class": (npz_of([0, 0, 0, 0]), ["labels are all 0", "2 to 100 classes"]),
+    "a label beyond 99": (npz_of([0, 1, 100, 2]), ["0..99", "100"]),
+    "a class without images": (npz_of([0, 1, 3, 3]), ["no image has label 2", "0..3"]),
+    "fewer names than classes": (npz_of([0, 1, 2, 1], class_names=np.array(["cat", "dog"])),
+                                 ["[class_names]", "2 classes", "label 2"]),
+    "names that are not text": (npz_of([0, 1, 1, 0], class_names=np.array([3, 4])), ["[class_names]", "strings"]),
+    "a name twice": (npz_of([0, 1, 1, 0], class_names=np.array(["cat", "cat"])), ["[class_names]", "cat", "twice"]),
+    "a name of two lines": (npz_of([0, 1, 1, 0], class_names=np.array(["cat", "dog\nand more"])),
+                            ["[class_names]", "one line"]),
+    "a test label of no class": (npz_of([0, 1, 1, 0], [0, 2]), ["[y_test]", "label 2", "0..1"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_CLASSES))
+def test_labels_or_class_names_that_cannot_be_classes_are_refused_in_one_line(case, tmp_path):
+    write, words = REFUSED_CLASSES[case]
+    path = tmp_path / "mine.npz"
+    split = write(path)
+    loads = [lambda: load_dataset(path=path, split=split)]
+    if split == "train":
+        loads.append(lambda: dataset.data_class_names(path=path))
+    for load in loads:
+        with pytest.raises(DataError) as raised:
+            load()
+        message = str(raised.value)
+        assert len(message.splitlines()) == 1 and "mine.npz" in message, message
+        for word in words:
+            assert word in message, message
 
 
 def test_images_that_are_not_28_by_28_are_reported(tmp_path):

@@ -163,3 +163,14 @@ def test_a_run_whose_folder_gained_a_class_is_refused_in_one_line(tmp_path, caps
     assert (logdir / 'config.json').read_text() == config
     shutil.rmtree(str(folder / 'coat'))
     assert main_in_process(['--logdir', logdir, '--steps', '2']) == 0
+
+
+def test_main_trains_on_an_npz_of_any_number_of_classes_as_many_as_its_labels_number(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (24, 28, 28), dtype=np.uint8)
+    np.savez(str(tmp_path / 'mine.npz'), x_train=images, y_train=np.arange(24) % 4,
+             class_names=np.array(['cat', 'dog', 'owl', 'yak']))
+    logdir = tmp_path / 'run'
+    assert main_in_process(TINY + ['--data', tmp_path / 'mine.npz', '--logdir', logdir]) == 0, capsys.readouterr().err
+    assert json.loads((logdir / 'config.json').read_text())['model']['num_classes'] == 4
+    assert Image.open(str(logdir / 'samples' / 'step_0000002.png')).size[1] == 4 * 30 + 2
