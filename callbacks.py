@@ -351,7 +351,7 @@ def for_run(logdir, run, session, model, checkpoint_path=None):
         log = LogCallback(model, run.batch_size, run.k_steps, every_step=run.log_every, total_steps=run.steps)
         checkpoint = CheckpointCallback(session, logdir, every_step=run.save_every, keep=3,
                                         seconds_before=seconds_before, trained_as=settings.to_config(run)['model'])
-        row_labels = dataset_lib.row_labels(run.dataset) if run.model.uses_labels else None
+        row_labels = dataset_lib.row_labels(dataset_lib.run_class_names(run)) if run.model.uses_labels else None
         samples = SampleGridCallback(session, model, logdir, every_step=run.sample_every, row_labels=row_labels)
     evaluations = []
     if evaluating:

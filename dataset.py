@@ -60,10 +60,28 @@ def class_names(dataset_name):
     return list(CLASS_NAMES["mnist" if dataset_name == "mnist_sample" else dataset_name])
 
 
-def row_labels(dataset_name):
-    """Names to write beside the rows of a grid: None for digits, which speak for themselves."""
-    names = class_names(dataset_name)
-    return None if names == CLASS_NAMES["mnist"] else names
+def run_class_names(run):
+    """The class names of a run (a settings.RunSettings), in label order: those it stored from its data, else its
+    dataset's own (every run stored before runs stored their classes); '0'..'K-1' where those are too few."""
+    if run.class_names is not None:
+        return list(run.class_names)
+    names = class_names(run.dataset)
+    return names if len(names) == run.model.num_classes else numbered(run.model.num_classes)
+
+
+def numbered(count):
+    """'0', '1', ..., the names of classes known by number."""
+    return [str(label) for label in range(count)]
+
+
+def are_digits(names):
+    """Whether the classes are the digits 0..K-1 (and a picture of one is a digit)."""
+    return list(names) == numbered(len(names))
+
+
+def row_labels(names):
+    """Names to write beside the rows of a grid of these classes: None for digits, which speak for themselves."""
+    return None if are_digits(names) else list(names)
 
 
 def data_class_names(name="mnist", path=None):
@@ -97,7 +115,7 @@ def data_class_names(name="mnist", path=None):
     if names is not None:
         return names
     own = class_names(name)
-    return own if len(own) == count else [str(label) for label in range(count)]
+    return own if len(own) == count else numbered(count)
 
 
 def _check_name(name):

@@ -152,7 +152,7 @@ def run_grid(generator, classifier, run, seed):
     images = generator.sample(np.repeat(np.arange(NUM_CLASSES), SHEET_COLUMNS), seed=seed)
     if not generator.conditioned:
         images = images[np.argsort(classifier.predict(images), kind='stable')]
-    row_labels = dataset.row_labels(run.dataset) if generator.conditioned else None
+    row_labels = dataset.row_labels(dataset.run_class_names(run)) if generator.conditioned else None
     return grids.make_grid(images, SHEET_COLUMNS, row_labels=row_labels)
 
 

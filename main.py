@@ -178,10 +178,11 @@ def train_in_logdir(args):
 
 
 def classes_of_data(given):
-    """A new run's classes as its data has them: their number, from a folder's class folders or the dataset's
-    own."""
-    names = dataset_lib.data_class_names(given.get('dataset', DEFAULTS['dataset']), given.get('data'))
-    return {'num_classes': len(names)}
+    """A new run's classes as its data has them (a folder's class folders, an .npz's class names, the dataset's
+    own): their number, and their names unless they are the dataset's."""
+    name = given.get('dataset', DEFAULTS['dataset'])
+    names = dataset_lib.data_class_names(name, given.get('data'))
+    return {'num_classes': len(names), 'class_names': None if names == dataset_lib.class_names(name) else names}
 
 
 def train(args, run, stored):
@@ -241,13 +242,18 @@ def load_data(run):
     """The run's images in batches; UsageError if the settings or the run's classes do not fit the data."""
     images, labels = dataset_lib.load_dataset(run.dataset, run.data)
     settings_lib.check(run, num_examples=len(labels))
-    held = dataset_lib.data_class_names(run.dataset, run.data)
-    if len(held) > run.model.num_classes:   # a resumed run whose data gained classes
-        raise UsageError('--data %s holds %d classes now, and the run was trained on %d: pass the data it was '
-                         'trained on, or train a new model with another --logdir' % (
-                             run.data, len(held), run.model.num_classes))
+    held, trained = dataset_lib.data_class_names(run.dataset, run.data), dataset_lib.run_class_names(run)
+    # A resumed run whose data gained or renamed classes; runs stored before their names know only their number.
+    if len(held) > len(trained) or (run.class_names is not None and held != trained):
+        raise UsageError('--data %s holds %d classes now (%s), and the run was trained on %d (%s): pass the data '
+                         'it was trained on, or train a new model with another --logdir' % (
+                             run.data, len(held), names_text(held), len(trained), names_text(trained)))
     return dataset_lib.GANDataset(images, labels, run.model.noise_len, run.batch_size, seed=run.model.seed,
                                   num_classes=run.model.num_classes)
+
+
+def names_text(names, most=5):
+    return ', '.join(names[:most]) + (' and %d more' % (len(names) - most) if len(names) > most else '')
 
 
 def with_evaluation_checked(run, asked):
@@ -375,7 +381,7 @@ def finish(data, step, callbacks, logdir):
     say('trained to step %d' % step)
     say('checkpoint: %s' % path)
     say('last sample grid: %s' % samples.last_path)
-    say('draw digits: python generate.py --logdir %s --condition 3' % quote(logdir))
+    say(draw_command(logdir))
     return 0
 
 
@@ -405,8 +411,16 @@ def write_failure_fix(logdir):
 def already_trained(logdir, step, steps):
     say('%s is already trained to step %d (asked for %d): pass a larger --steps to train further' % (
         logdir, step, steps))
-    say('draw digits: python generate.py --logdir %s --condition 3' % quote(logdir))
+    say(draw_command(logdir))
     return 0
+
+
+def draw_command(logdir):
+    """The line that says how to draw one class of the run in logdir (its fourth, the digit 3 for MNIST)."""
+    import runs
+    names = dataset_lib.run_class_names(runs.read_settings(logdir))
+    return 'draw %s: python generate.py --logdir %s --condition %s' % (
+        'digits' if dataset_lib.are_digits(names) else 'images', quote(logdir), quote(names[min(3, len(names) - 1)]))
 
 
 if __name__ == '__main__':

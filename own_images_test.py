@@ -100,8 +100,11 @@ def trained(tmp_path_factory, home):
 def test_main_trains_on_a_folder_of_class_folders_one_class_per_subfolder(trained):
     config = json.loads((trained.logdir / 'config.json').read_text())
     assert config['model']['num_classes'] == 3 and config['data'] == str(trained.folder)
+    assert config['class_names'] == ['ankle boot', 'bag', 'sneaker']   # the folders' names, sorted
     grid = Image.open(str(trained.logdir / 'samples' / 'step_0000002.png'))
     assert grid.size[1] == 3 * 30 + 2   # a row per class
+    assert grid.size[0] > 10 * 30 + 2   # and its name in the margin
+    assert "--condition sneaker" in trained.out
     lines = trained.err.splitlines()
     assert any(line.startswith('dataset: 3 classes from folder') for line in lines), trained.err
     assert any('converted 6 of 12 images' in line for line in lines), trained.err
@@ -151,7 +154,7 @@ def test_a_folder_that_cannot_be_classes_is_one_line_exit_2_and_leaves_no_run(ma
     assert not (tmp_path / 'run').exists()
 
 
-def test_a_run_whose_folder_gained_a_class_is_refused_in_one_line(tmp_path, capsys):
+def test_a_run_whose_folder_gained_or_renamed_a_class_is_refused_in_one_line(tmp_path, capsys):
     folder = write_folder(tmp_path / 'my_images', names=('bag', 'sneaker'))
     logdir = tmp_path / 'run'
     assert main_in_process(TINY + ['--data', folder, '--logdir', logdir, '--steps', '1']) == 0
@@ -160,8 +163,12 @@ def test_a_run_whose_folder_gained_a_class_is_refused_in_one_line(tmp_path, caps
     config = (logdir / 'config.json').read_text()
     assert main_in_process(['--logdir', logdir, '--steps', '2']) == 2
     assert_one_error_line(capsys.readouterr().err, str(folder), '3 classes', '2')
-    assert (logdir / 'config.json').read_text() == config
     shutil.rmtree(str(folder / 'coat'))
+    os.rename(str(folder / 'bag'), str(folder / 'bags'))
+    assert main_in_process(['--logdir', logdir, '--steps', '2']) == 2
+    assert_one_error_line(capsys.readouterr().err, str(folder), 'bags', 'bag, sneaker')
+    assert (logdir / 'config.json').read_text() == config
+    os.rename(str(folder / 'bags'), str(folder / 'bag'))
     assert main_in_process(['--logdir', logdir, '--steps', '2']) == 0
 
 
