@@ -181,3 +181,62 @@ def test_main_trains_on_an_npz_of_any_number_of_classes_as_many_as_its_labels_nu
     assert main_in_process(TINY + ['--data', tmp_path / 'mine.npz', '--logdir', logdir]) == 0, capsys.readouterr().err
     assert json.loads((logdir / 'config.json').read_text())['model']['num_classes'] == 4
     assert Image.open(str(logdir / 'samples' / 'step_0000002.png')).size[1] == 4 * 30 + 2
+
+
+# ------------------------------------------------------------------------------------ drawing
+
+def generate_in_process(argv):
+    import generate
+    return generate.main([str(a) for a in argv])
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path):
+    """A private copy of the trained run, for tests that write into it."""
+    shutil.copytree(str(trained.logdir), str(tmp_path / 'run'))
+    return tmp_path / 'run'
+
+
+def test_generate_draws_a_class_by_its_name_into_a_file_named_after_it(run_copy, tmp_path, capsys):
+    assert generate_in_process(['--logdir', run_copy, '--condition', 'sneaker']) == 0, capsys.readouterr().err
+    path = run_copy / 'generated_2_sneaker.png'
+    assert str(path) in capsys.readouterr().out
+    assert Image.open(str(path)).size == (10 * 30 + 2, 30 + 2)
+    drawn = []
+    for condition in ('sneaker', 'Sneaker', '2'):
+        output = tmp_path / ('%s.npz' % condition)
+        assert generate_in_process(['--logdir', run_copy, '--condition', condition, '--num', '3',
+                                    '--output', output]) == 0
+        with np.load(str(output)) as arrays:
+            assert arrays['labels'].tolist() == [2, 2, 2]
+            drawn.append(arrays['images'])
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+    np.testing.assert_array_equal(drawn[0], drawn[2])
+    assert generate_in_process(['--logdir', run_copy, '--condition', 'ankle_boot', '--output',
+                                tmp_path / 'boot.npz']) == 0   # a name with a space, spelt as in file names
+    assert np.load(str(tmp_path / 'boot.npz'))['labels'].tolist() == [0] * 10
+
+
+def test_generate_all_is_a_row_per_class_named_beside_it(trained, tmp_path, capsys):
+    output = tmp_path / 'all.png'
+    assert generate_in_process(['--logdir', trained.logdir, '--condition', 'all', '--output', output]) == 0
+    assert 'ankle boot' in capsys.readouterr().out
+    width, height = Image.open(str(output)).size
+    assert height == 3 * 30 + 2 and width > 10 * 30 + 2
+
+
+def test_generate_interpolates_between_two_classes_named(trained, tmp_path):
+    output = tmp_path / 'morph.npz'
+    assert generate_in_process(['--logdir', trained.logdir, '--interpolate', 'bag', 'sneaker', '--num', '4',
+                                '--output', output]) == 0
+    assert np.load(str(output))['labels'].tolist() == [1, 1, 2, 2]
+
+
+@pytest.mark.parametrize('flags, words', [
+    (['--condition', 'coat'], ['--condition coat', 'ankle boot, bag, sneaker', 'all']),
+    (['--condition', '3'], ['--condition 3', '0..2']),
+    (['--interpolate', 'bag', 'coat'], ['coat', 'ankle boot, bag, sneaker']),
+])
+def test_generate_a_class_the_run_does_not_have_is_one_line_naming_those_it_has(flags, words, trained, capsys):
+    assert generate_in_process(['--logdir', trained.logdir] + flags) == 2
+    assert_one_error_line(capsys.readouterr().err, *words)
