@@ -69,6 +69,16 @@ def run_class_names(run):
     return names if len(names) == run.model.num_classes else numbered(run.model.num_classes)
 
 
+def classes_changed(run, held, path):
+    """Why data at `path` holding the classes `held` is not of the classes `run` was trained on (it gained classes,
+    or renamed some), or None; of a run stored before runs stored their names, only the number is known."""
+    trained = run_class_names(run)
+    if len(held) > len(trained) or (run.class_names is not None and list(held) != trained):
+        return (f"--data {path} holds {len(held)} classes now ({_shown(list(held), 5)}), and the run was trained "
+                f"on {len(trained)} ({_shown(trained, 5)})")
+    return None
+
+
 def numbered(count):
     """'0', '1', ..., the names of classes known by number."""
     return [str(label) for label in range(count)]

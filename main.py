@@ -242,18 +242,11 @@ def load_data(run):
     """The run's images in batches; UsageError if the settings or the run's classes do not fit the data."""
     images, labels = dataset_lib.load_dataset(run.dataset, run.data)
     settings_lib.check(run, num_examples=len(labels))
-    held, trained = dataset_lib.data_class_names(run.dataset, run.data), dataset_lib.run_class_names(run)
-    # A resumed run whose data gained or renamed classes; runs stored before their names know only their number.
-    if len(held) > len(trained) or (run.class_names is not None and held != trained):
-        raise UsageError('--data %s holds %d classes now (%s), and the run was trained on %d (%s): pass the data '
-                         'it was trained on, or train a new model with another --logdir' % (
-                             run.data, len(held), names_text(held), len(trained), names_text(trained)))
+    changed = dataset_lib.classes_changed(run, dataset_lib.data_class_names(run.dataset, run.data), run.data)
+    if changed:   # a resumed run whose data gained or renamed classes
+        raise UsageError('%s: pass the data it was trained on, or train a new model with another --logdir' % changed)
     return dataset_lib.GANDataset(images, labels, run.model.noise_len, run.batch_size, seed=run.model.seed,
                                   num_classes=run.model.num_classes)
-
-
-def names_text(names, most=5):
-    return ', '.join(names[:most]) + (' and %d more' % (len(names) - most) if len(names) > most else '')
 
 
 def with_evaluation_checked(run, asked):

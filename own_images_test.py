@@ -240,3 +240,62 @@ def test_generate_interpolates_between_two_classes_named(trained, tmp_path):
 def test_generate_a_class_the_run_does_not_have_is_one_line_naming_those_it_has(flags, words, trained, capsys):
     assert generate_in_process(['--logdir', trained.logdir] + flags) == 2
     assert_one_error_line(capsys.readouterr().err, *words)
+
+
+# ------------------------------------------------------------------------------------ measuring
+
+@pytest.fixture(scope='module')
+def measured(tmp_path_factory, home):
+    """A 2-step run on a folder of three classes large enough to hold out 100 images of each, and the classifier of
+    that folder trained briefly into a cache of its own."""
+    import classifier
+    base = tmp_path_factory.mktemp('measured')
+    folder, logdir, cache = write_folder(base / 'my_images', per_class=104), base / 'run', str(base / 'cache')
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment(home).items():
+            patch.setenv(name, value)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            assert main_in_process(TINY + ['--data', folder, '--logdir', logdir]) == 0
+            classifier.get_classifier('mnist', str(folder), cache_dir=cache, steps=20).classifier.close()
+    return type('Measured', (), dict(folder=folder, logdir=logdir, cache=cache))
+
+
+def evaluate_in_process(argv):
+    import evaluate
+    return evaluate.main([str(a) for a in argv])
+
+
+def test_evaluate_scores_every_class_of_a_folder_and_names_them(measured, capsys):
+    argv = ['--logdir', measured.logdir, '--classifier-dir', measured.cache, '--num-per-class', '5']
+    assert evaluate_in_process(argv + ['--json']) == 0, capsys.readouterr().err
+    result = json.loads(capsys.readouterr().out)
+    assert result['settings']['class_names'] == ['ankle boot', 'bag', 'sneaker']
+    for row in (result, result['reference']):
+        for name in ('per_class_accuracy', 'diversity_ratio', 'class_shares'):
+            assert len(row[name]) == 3, name
+    assert evaluate_in_process(argv) == 0
+    out = capsys.readouterr().out
+    assert 'classes: 0 ankle boot, 1 bag, 2 sneaker' in out and '5 generated images per class' in out
+    assert 'digit' not in out
+
+
+def test_compare_scores_runs_of_a_folder_on_its_classes(measured, tmp_path, capsys):
+    copy = tmp_path / 'again'
+    shutil.copytree(str(measured.logdir), str(copy))
+    sheet = tmp_path / 'sheet.png'
+    assert evaluate_in_process(['--compare', measured.logdir, copy, '--classifier-dir', measured.cache,
+                                '--num-per-class', '5', '--sheet', sheet]) == 0, capsys.readouterr().err
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith('|')]
+    assert len(table) == 4 and 'lowest class' in table[0] and 'lowest digit' not in table[0]
+    assert Image.open(str(sheet)).size[1] > 3 * 30   # panels of a row per class
+
+
+def test_evaluate_a_run_whose_folder_gained_a_class_is_one_line(measured, capsys):
+    added = measured.folder / 'coat'
+    save(added / 'a.png', picture(0))
+    try:
+        assert evaluate_in_process(['--logdir', measured.logdir, '--classifier-dir', measured.cache,
+                                    '--num-per-class', '5']) == 2
+    finally:
+        shutil.rmtree(str(added))
+    assert_one_error_line(capsys.readouterr().err, str(measured.folder), '4 classes', 'coat')
