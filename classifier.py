@@ -270,37 +270,56 @@ def fingerprint(images, labels):
     return digest.hexdigest()[:12]
 
 
-def stratified_split(labels, per_class, num_classes, seed=0, source='the training data'):
-    """(train_indices, held_out_indices) with per_class held-out examples of every class; DataError naming
-    `source` when a class has too few to hold out per_class and keep two (the least a spread is measured on)."""
+def stratified_split(labels, per_class, names, seed=0, source='the training data', in_folders=False):
+    """(train_indices, held_out_indices) with per_class held-out examples of every class (`names`, in label order);
+    DataError naming `source` when a class has too few to hold out per_class and keep two (the least a spread is
+    measured on), and saying how to give it more: `in_folders`, the data is a folder of class folders."""
     rng = np.random.default_rng(seed)
     held_out = []
-    for digit in range(num_classes):
+    for digit in range(len(names)):
         members = np.flatnonzero(labels == digit)
         if len(members) < per_class + 2:
-            raise dataset.DataError(
-                '%s has no test split and only %d examples of digit %d: evaluation holds out %d of every digit and '
-                'keeps 2 or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at '
-                'least %d examples of every digit' % (source, len(members), digit, per_class, per_class + 2))
+            raise dataset.DataError(too_few_to_hold_out(source, names, digit, len(members), per_class, in_folders))
         held_out.append(rng.choice(members, per_class, replace=False))
     held_out = np.sort(np.concatenate(held_out))
     train = np.setdiff1d(np.arange(len(labels)), held_out)
     return train, held_out
 
 
+def too_few_to_hold_out(source, names, label, count, per_class, in_folders):
+    if dataset.are_digits(names):
+        return ('%s has no test split and only %d examples of digit %d: evaluation holds out %d of every digit and '
+                'keeps 2 or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at '
+                'least %d examples of every digit' % (source, count, label, per_class, per_class + 2))
+    if in_folders:
+        return ('%s holds only %d images of %s: evaluation holds out %d images of every class and keeps 2 or more to '
+                'train on: put at least %d images in every class folder' % (
+                    source, count, class_text(names, label), per_class, per_class + 2))
+    return ('%s has no test split and only %d images of %s: evaluation holds out %d images of every class and keeps 2 '
+            'or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at least %d images '
+            'of every class' % (source, count, class_text(names, label), per_class, per_class + 2))
+
+
+def class_text(names, label):
+    """A class as a message names it: 'digit 3', or 'class 2 (sneaker)'."""
+    return 'digit %d' % label if dataset.are_digits(names) else 'class %d (%s)' % (label, names[label])
+
+
 def load_training_and_held_out(dataset_name, data_path=None):
     """(train images, train labels, held-out images, held-out labels, how the held-out set was chosen, the
-    names of the classes)."""
+    names of the classes). A folder of class folders has no test split: its images are held out."""
     names = dataset.data_class_names(dataset_name, data_path)
     images, labels = dataset.load_dataset(dataset_name, path=data_path, split='train')
-    if dataset_name not in DATASETS_WITHOUT_TEST_SPLIT:
+    in_folders = data_path is not None and dataset.is_class_folder(data_path)
+    if dataset_name not in DATASETS_WITHOUT_TEST_SPLIT and not in_folders:
         try:
             test_images, test_labels = dataset.load_dataset(dataset_name, path=data_path, split='test')
             return images, labels, test_images, test_labels, 'test split', names
         except dataset.DataError as error:
-            log_line('no test split for %s (%s); holding out %d training digits per class'
-                     % (dataset_name, error, HOLD_OUT_PER_CLASS))
-    train, held_out = stratified_split(labels, HOLD_OUT_PER_CLASS, len(names), source=data_path or dataset_name)
+            log_line('no test split for %s (%s); holding out %d training %ss per class'
+                     % (dataset_name, error, HOLD_OUT_PER_CLASS, 'digit' if dataset.are_digits(names) else 'image'))
+    train, held_out = stratified_split(labels, HOLD_OUT_PER_CLASS, names, source=data_path or dataset_name,
+                                       in_folders=in_folders)
     return (images[train], labels[train], images[held_out], labels[held_out],
             'stratified hold-out, %d per class' % HOLD_OUT_PER_CLASS, names)
 
@@ -359,15 +378,19 @@ def write_cache(classifier, cache_dir, info):
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def class_count_problem(source, train_labels, held_labels, held_out_from, num_classes):
-    """Why these digits cannot be scored on (a digit with fewer than 2 examples among the held-out or the
-    training digits: spreads are measured per digit), or None."""
+def class_count_problem(source, train_labels, held_labels, held_out_from, names):
+    """Why these images cannot be scored on (a class, of `names`, with fewer than 2 examples among the held-out or
+    the training images: spreads are measured per class), or None."""
     for part, labels in (('held-out (%s)' % held_out_from, held_labels), ('training', train_labels)):
-        counts = np.bincount(np.asarray(labels, np.int64), minlength=num_classes)
+        counts = np.bincount(np.asarray(labels, np.int64), minlength=len(names))
         if counts.min() < 2:
             digit = int(np.argmin(counts))
-            return ('the %s digits of %s hold %d examples of digit %d; evaluation measures every digit and needs 2 '
-                    'or more of each: give it data with every digit' % (part, source, counts[digit], digit))
+            if dataset.are_digits(names):
+                return ('the %s digits of %s hold %d examples of digit %d; evaluation measures every digit and needs '
+                        '2 or more of each: give it data with every digit' % (part, source, counts[digit], digit))
+            return ('the %s images of %s hold %d of %s; evaluation measures every class and needs 2 or more of each: '
+                    'give it data with images of every class' % (part, source, counts[digit],
+                                                                   class_text(names, digit)))
     return None
 
 
@@ -386,7 +409,7 @@ def evaluation_problem(dataset_name, data_path=None, cache_dir=None):
                                                                                                data_path)
     except dataset.DataError as error:
         return str(error)
-    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from, len(names))
+    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from, names)
     if problem:
         return problem
     data_fingerprint = fingerprint(images, labels)
@@ -431,7 +454,7 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
     """
     images, labels, held_images, held_labels, held_out_from, names = load_training_and_held_out(
         dataset_name, data_path)
-    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from, len(names))
+    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from, names)
     if problem:
         raise dataset.DataError(problem)
     data_fingerprint = fingerprint(images, labels)
@@ -450,8 +473,8 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
     check_cache(cache_dir)
     if steps is None:
         steps = LARGE_DATASET_STEPS if len(images) >= LARGE_DATASET_SIZE else SMALL_DATASET_STEPS
-    log_line('training the %s classifier (%d steps on %d digits; cached in %s)'
-             % (dataset_name, steps, len(images), cache_dir))
+    log_line('training the %s classifier (%d steps on %d %ss; cached in %s)'
+             % (dataset_name, steps, len(images), 'digit' if dataset.are_digits(names) else 'image', cache_dir))
     started = time.time()
     classifier = Classifier(len(names), seed=seed)
     try:

@@ -107,7 +107,7 @@ def data_class_names(name="mnist", path=None):
     if path is None or name == "mnist_sample":
         return class_names(name)
     path = os.fspath(path)
-    if _is_class_folder(path):
+    if is_class_folder(path):
         return _class_folder_layout(path)[0]
     labels, source, names = _training_labels(path)
     count = len(names) if names is not None else int(labels.max()) + 1
@@ -157,7 +157,7 @@ def load_dataset(name="mnist", path=None, split="train"):
         if path is not None:
             raise DataError(f"mnist_sample always reads the bundled sample; to load {path} use name='mnist'")
         raw_images, raw_labels, source = _load_sample(split, reason="")
-    elif path is not None and _is_class_folder(os.fspath(path)):
+    elif path is not None and is_class_folder(os.fspath(path)):
         raw_images, raw_labels, names, notes = _read_class_folder(os.fspath(path), split)
         what, num_classes, source = f"{len(names)} classes", len(names), f"folder {os.fspath(path)}"
     elif path is not None:
@@ -594,7 +594,7 @@ IMAGE_KINDS = "PNG, JPEG, BMP or GIF"
 MID_GREY = 127.5
 
 
-def _is_class_folder(path):
+def is_class_folder(path):
     """A folder, and not one of MNIST IDX files (which is MNIST, whatever else it holds)."""
     return os.path.isdir(path) and not any(
         os.path.exists(os.path.join(path, name + suffix))

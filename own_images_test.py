@@ -299,3 +299,26 @@ def test_evaluate_a_run_whose_folder_gained_a_class_is_one_line(measured, capsys
     finally:
         shutil.rmtree(str(added))
     assert_one_error_line(capsys.readouterr().err, str(measured.folder), '4 classes', 'coat')
+
+
+# ------------------------------------------------------------------------------------ small folders
+
+def test_a_folder_too_small_to_hold_out_images_for_quality_points_is_said_before_training(tmp_path, capsys):
+    folder = write_folder(tmp_path / 'my_images')   # 4 images a class: none to spare for the measuring stick
+    flags = TINY[:TINY.index('--eval-every')] + ['--data', folder]
+    assert main_in_process(flags + ['--eval-every', '2', '--logdir', tmp_path / 'asked']) == 2
+    line = assert_one_error_line(capsys.readouterr().err, '--eval-every 2', '--eval-every 0', 'class 0 (ankle boot)',
+                                 '4 images', '102 images in every class folder')
+    assert 'digit' not in line
+    assert not (tmp_path / 'asked').exists()
+    assert main_in_process(flags + ['--logdir', tmp_path / 'default']) == 0
+    out = capsys.readouterr().out
+    assert 'no quality points' in out and '102 images in every class folder' in out
+    assert not (tmp_path / 'default' / 'quality.jsonl').exists()
+
+
+def test_evaluate_of_a_run_on_a_folder_too_small_to_hold_out_images_is_one_line(trained, capsys):
+    assert evaluate_in_process(['--logdir', trained.logdir, '--num-per-class', '5']) == 2
+    line = assert_one_error_line(capsys.readouterr().err, str(trained.folder), 'class 0 (ankle boot)',
+                                 '102 images in every class folder')
+    assert 'digit' not in line
