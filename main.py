@@ -3,6 +3,7 @@
     python main.py                                     # MNIST, 7000 steps, logs in summary/train
     python main.py --dataset fashion_mnist --logdir summary/fashion --steps 8000
     python main.py --logdir summary/train --steps 8000 # resume the same run and train it further
+    python main.py --data my_images/ --logdir summary/mine   # a subfolder of pictures per class: docs/own_images.md
 
 A new logdir gets config.json (every setting of the run), TensorBoard events, checkpoints and sample grids.
 Running again with the same logdir resumes from its latest checkpoint with the settings of config.json.
