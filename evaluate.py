@@ -207,9 +207,10 @@ def format_table(result, settings):
     reference, conditioned = result['reference'], result['conditioned']
     names = settings['class_names']
     word, image = words_for(names)
+    data = settings['dataset'] if word == 'digit' or not settings.get('data') else settings['data']
     lines = [
         'evaluated %s: %s, %d generated %ss per class, seed %s; classifier held-out accuracy %.4f'
-        % (settings['logdir'], settings['dataset'], settings['num_per_class'], image, settings['seed'],
+        % (settings['logdir'], data, settings['num_per_class'], image, settings['seed'],
            settings['classifier_accuracy']),
         '',
         '%-16s %9s %9s %9s %13s' % ('', 'accuracy', 'FD', 'FD ratio', 'memorisation'),
