@@ -157,19 +157,23 @@ def load_dataset(name="mnist", path=None, split="train"):
         if path is not None:
             raise DataError(f"mnist_sample always reads the bundled sample; to load {path} use name='mnist'")
         raw_images, raw_labels, source = _load_sample(split, reason="")
+        labels_source = source
     elif path is not None and is_class_folder(os.fspath(path)):
         raw_images, raw_labels, names, notes = _read_class_folder(os.fspath(path), split)
         what, num_classes, source = f"{len(names)} classes", len(names), f"folder {os.fspath(path)}"
+        labels_source = source
     elif path is not None:
         raw_images, raw_labels, source, labels_source = _load_path(os.fspath(path), split)
         num_classes = len(data_class_names(name, path))
-        if raw_labels.max() >= num_classes:   # a test split's
-            raise DataError(f"{labels_source}: found label {raw_labels.max()}, but the training labels number "
-                            f"{num_classes} classes (0..{num_classes - 1})")
     elif name == "mnist":
         raw_images, raw_labels, source = _load_mnist(split)
+        labels_source = source
     else:
         raw_images, raw_labels, source = _load_fashion_mnist(split)
+        labels_source = source
+    if raw_labels.max() >= num_classes:   # a test split's label beyond the training labels, or a digit beyond 9
+        raise DataError(f"{labels_source}: found label {raw_labels.max()}, but the training labels number "
+                        f"{num_classes} classes (0..{num_classes - 1})")
     images, labels = _scaled(raw_images), raw_labels.astype(np.int64)
     print(f"dataset: {what} from {source}: {len(labels)} images, {_per_class(labels, num_classes)}",
           file=sys.stderr)
@@ -592,6 +596,8 @@ IMAGE_KINDS = "PNG, JPEG, BMP or GIF"
 # drawing, an object photographed on white) and is inverted, so that every image is light on dark as
 # MNIST's digits are.
 MID_GREY = 127.5
+# What the parts of a data set split for training and testing are called: such parts are not classes.
+SPLIT_NAMES = ("train", "training", "test", "testing", "val", "valid", "validation", "eval", "evaluation")
 
 
 def is_class_folder(path):
@@ -659,8 +665,9 @@ def _class_folder_layout(path):
 
 
 def _check_not_split(path, names):
-    """DataError for a data set split into parts (train/cat, test/cat, ...): its parts are not classes."""
-    if len(names) < 2:
+    """DataError for a data set split into parts (train/cat, test/cat, ...): its parts are not classes. Parts are
+    named as SPLIT_NAMES and hold the same class folders and no pictures of their own."""
+    if len(names) < 2 or not any(name.lower() in SPLIT_NAMES for name in names):
         return
     inner = []
     for name in names:
@@ -669,7 +676,7 @@ def _check_not_split(path, names):
             return
         inner.append([entry for entry in entries if os.path.isdir(os.path.join(path, name, entry))])
     if inner[0] and all(folders == inner[0] for folders in inner):
-        part = next((name for name in names if name.lower() == "train"), names[0])
+        part = next((name for name in names if name.lower() in ("train", "training")), names[0])
         raise DataError(f"{path}: its folders {', '.join(names)} each hold the same class folders "
                         f"({_shown(inner[0], 5)}), as a data set split into parts does: pass one part, e.g. "
                         f"{os.path.join(path, part)}")

@@ -790,6 +790,13 @@ def test_a_folder_that_cannot_be_classes_is_refused_in_one_line(make, tmp_path):
         assert word in message, message
 
 
+def test_class_folders_holding_the_same_subfolders_are_classes_unless_they_are_named_as_parts_of_a_split(tmp_path):
+    for name in ("bag", "boot"):
+        write_class_folders(tmp_path / "mine" / name, names=("indoors", "outdoors"), per_class=1)
+    images, labels = load_dataset(path=tmp_path / "mine")
+    assert dataset.data_class_names(path=tmp_path / "mine") == ["bag", "boot"] and labels.tolist() == [0, 0, 1, 1]
+
+
 def test_a_folder_of_class_folders_has_no_test_split(tmp_path):
     write_class_folders(tmp_path / "mine")
     with pytest.raises(DataError, match="no test split"):
