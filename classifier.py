@@ -287,6 +287,7 @@ def stratified_split(labels, per_class, names, seed=0, source='the training data
 
 
 def too_few_to_hold_out(source, names, label, count, per_class, in_folders):
+    """The line for a class with too few examples to hold out per_class of them, and the fix for its kind of data."""
     if dataset.are_digits(names):
         return ('%s has no test split and only %d examples of digit %d: evaluation holds out %d of every digit and '
                 'keeps 2 or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at '
