@@ -236,11 +236,12 @@ class EvaluationCallback(Callback):
     make_evaluator() is called at the first evaluation: the classifier it may have to train costs
     nothing to a run that never gets there. The evaluator keeps the classifier and the real digits'
     figures, so each later point costs only drawing and scoring the generated digits.
-    clock(), if given, returns the training seconds so far; each point records it.
+    clock(), if given, returns the training seconds so far; each point records it. `class_word` is what the printed
+    line calls a class: a digit, or a class where the classes are not digits.
     """
 
     def __init__(self, session, model, writer, make_evaluator, every_step=2500, chunk=500, stream=None,
-                 clock=None, record_path=None):
+                 clock=None, record_path=None, class_word='digit'):
         stream = stream or sys.stdout
         self.record_path = record_path or os.path.join(writer.get_logdir(), quality.QUALITY_RECORD_NAME)
         self.last_result = None
@@ -273,7 +274,7 @@ class EvaluationCallback(Callback):
                 record['training_seconds'] = round(clock(), 1)
             append_json_line(self.record_path, quality.without_nan(record))
             self.last_result, self.last_step = result, step
-            print(quality_line(step, figures, record['evaluation_seconds']), file=stream, flush=True)
+            print(quality_line(step, figures, record['evaluation_seconds'], class_word), file=stream, flush=True)
 
         super().__init__(every_step, func)
 
@@ -299,10 +300,11 @@ def write_quality_summary(writer, step, figures, result):
     writer.flush()
 
 
-def quality_line(step, figures, seconds):
+def quality_line(step, figures, seconds, class_word='digit'):
     parts = ['quality at step %d:' % step]
     if figures['accuracy'] is not None:
-        parts.append('accuracy %.3f (lowest digit %.3f)' % (figures['accuracy'], figures['lowest_digit_accuracy']))
+        parts.append('accuracy %.3f (lowest %s %.3f)' % (figures['accuracy'], class_word,
+                                                          figures['lowest_digit_accuracy']))
     else:
         parts.append('class shares %.3f-%.3f' % (figures['min_class_share'], figures['max_class_share']))
     parts.append('FD %.1f (%.2fx real data)' % (figures['frechet_distance'], figures['frechet_ratio']))
@@ -351,7 +353,8 @@ def for_run(logdir, run, session, model, checkpoint_path=None):
         log = LogCallback(model, run.batch_size, run.k_steps, every_step=run.log_every, total_steps=run.steps)
         checkpoint = CheckpointCallback(session, logdir, every_step=run.save_every, keep=3,
                                         seconds_before=seconds_before, trained_as=settings.to_config(run)['model'])
-        row_labels = dataset_lib.row_labels(run.dataset) if run.model.uses_labels else None
+        names = dataset_lib.run_class_names(run)
+        row_labels = dataset_lib.row_labels(names) if run.model.uses_labels else None
         samples = SampleGridCallback(session, model, logdir, every_step=run.sample_every, row_labels=row_labels)
     evaluations = []
     if evaluating:
@@ -359,7 +362,8 @@ def for_run(logdir, run, session, model, checkpoint_path=None):
             return quality.Evaluator(run.dataset, run.data, num_per_class=max(run.eval_num_per_class, 2))
         evaluations.append(EvaluationCallback(
             session, model, summary.writer, make_evaluator, every_step=run.eval_every,
-            clock=checkpoint.training_seconds if seconds_before is not None else None))
+            clock=checkpoint.training_seconds if seconds_before is not None else None,
+            class_word='digit' if dataset_lib.are_digits(names) else 'class'))
     if checkpoint_path:
         # TensorBoard drops the steps that a killed session logged after this checkpoint (every event at or
         # after the marker's step, hence + 1: the checkpoint's own step was logged and is kept).

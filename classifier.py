@@ -1,7 +1,7 @@
-"""A small digit classifier: the measuring stick for generated digits, trained once and cached.
+"""A small classifier of the data's classes: the measuring stick for generated images, trained once and cached.
 
-Graph: conv 5x5x32 -> max-pool -> conv 5x5x64 -> max-pool -> dense 256 (the features) -> 10 logits.
-'VALID' convolutions keep it cheap to train on two CPU cores.
+Graph: conv 5x5x32 -> max-pool -> conv 5x5x64 -> max-pool -> dense 256 (the features) -> a logit per class
+(10 for the digits). 'VALID' convolutions keep it cheap to train on two CPU cores.
 
 The cache of a data set's classifier is the folder <cache root>/<dataset>-<data hash> (see cache_root), or the one
 a caller names. TensorFlow is imported only when a classifier is built, so that the cache rules and
@@ -23,7 +23,6 @@ import numpy as np
 import cli
 import dataset
 
-NUM_CLASSES = 10
 FEATURE_SIZE = 256
 SMALL_DATASET_STEPS = 1500  # 5,000-digit sample: about 24 passes
 LARGE_DATASET_STEPS = 3000  # full MNIST: about 3 passes
@@ -131,10 +130,11 @@ def shift_randomly(images, rng, max_shift=MAX_SHIFT):
 
 
 class Classifier:
-    """CNN digit classifier in its own graph and session."""
+    """CNN classifier of num_classes classes (the data's) in its own graph and session."""
 
-    def __init__(self, seed=0):
+    def __init__(self, num_classes, seed=0):
         tf = cli.import_tensorflow_quietly()
+        self.num_classes = num_classes
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.compat.v1.set_random_seed(seed)
@@ -142,7 +142,7 @@ class Classifier:
             self.label_input = tf.compat.v1.placeholder(tf.int64, [None], 'labels')
             self.learning_rate = tf.compat.v1.placeholder(tf.float32, [], 'learning_rate')
             self.dropout_rate = tf.compat.v1.placeholder_with_default(0.0, [], 'dropout_rate')
-            self.feature_output, self.logit_output = self._build(self.image_input, self.dropout_rate)
+            self.feature_output, self.logit_output = self._build(self.image_input, self.dropout_rate, num_classes)
             self.probability_output = tf.nn.softmax(self.logit_output)
             self.prediction_output = tf.argmax(self.logit_output, axis=1)
             self.loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -155,7 +155,7 @@ class Classifier:
         self.session.run(init)
 
     @staticmethod
-    def _build(images, dropout_rate):
+    def _build(images, dropout_rate, num_classes):
         tf = cli.import_tensorflow_quietly()
         he_init = tf.compat.v1.variance_scaling_initializer(scale=2.0)
 
@@ -178,7 +178,7 @@ class Classifier:
             x = conv_relu_pool(x, 'conv2', 5, 64)          # 8x8 -> 4x4
             x = tf.reshape(x, [-1, 4 * 4 * 64])
             features = tf.nn.relu(dense(x, 'features', FEATURE_SIZE, he_init))
-            logits = dense(tf.nn.dropout(features, rate=dropout_rate), 'logits', NUM_CLASSES,
+            logits = dense(tf.nn.dropout(features, rate=dropout_rate), 'logits', num_classes,
                            tf.compat.v1.glorot_uniform_initializer())
         return features, logits
 
@@ -229,7 +229,7 @@ class Classifier:
         return self._run_in_batches(self.probability_output, images)
 
     def predict(self, images):
-        """Most likely digit per image, int64 (N,)."""
+        """Most likely class per image, int64 (N,)."""
         return self._run_in_batches(self.prediction_output, images).astype(np.int64)
 
     def accuracy(self, images, labels):
@@ -243,12 +243,12 @@ class Classifier:
                             write_meta_graph=False, write_state=False)
 
     @classmethod
-    def load(cls, directory):
+    def load(cls, directory, num_classes):
         path = os.path.join(directory, CHECKPOINT_NAME)
         if not os.path.exists(path + '.index'):
             raise ClassifierError('no classifier checkpoint %s.index: delete %s to retrain'
                                   % (path, directory))
-        classifier = cls()
+        classifier = cls(num_classes)
         try:
             with classifier.graph.as_default():
                 classifier.saver.restore(classifier.session, path)
@@ -270,53 +270,80 @@ def fingerprint(images, labels):
     return digest.hexdigest()[:12]
 
 
-def stratified_split(labels, per_class, seed=0, source='the training data'):
-    """(train_indices, held_out_indices) with per_class held-out examples of every digit; DataError naming
-    `source` when a digit has too few to hold out per_class and keep two (the least a spread is measured on)."""
+def stratified_split(labels, per_class, names, seed=0, source='the training data', in_folders=False):
+    """(train_indices, held_out_indices) with per_class held-out examples of every class (`names`, in label order);
+    DataError naming `source` when a class has too few to hold out per_class and keep two (the least a spread is
+    measured on), and saying how to give it more: `in_folders`, the data is a folder of class folders."""
     rng = np.random.default_rng(seed)
     held_out = []
-    for digit in range(NUM_CLASSES):
+    for digit in range(len(names)):
         members = np.flatnonzero(labels == digit)
         if len(members) < per_class + 2:
-            raise dataset.DataError(
-                '%s has no test split and only %d examples of digit %d: evaluation holds out %d of every digit and '
-                'keeps 2 or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at '
-                'least %d examples of every digit' % (source, len(members), digit, per_class, per_class + 2))
+            raise dataset.DataError(too_few_to_hold_out(source, names, digit, len(members), per_class, in_folders))
         held_out.append(rng.choice(members, per_class, replace=False))
     held_out = np.sort(np.concatenate(held_out))
     train = np.setdiff1d(np.arange(len(labels)), held_out)
     return train, held_out
 
 
+def too_few_to_hold_out(source, names, label, count, per_class, in_folders):
+    """The line for a class with too few examples to hold out per_class of them, and the fix for its kind of data."""
+    if dataset.are_digits(names):
+        return ('%s has no test split and only %d examples of digit %d: evaluation holds out %d of every digit and '
+                'keeps 2 or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at '
+                'least %d examples of every digit' % (source, count, label, per_class, per_class + 2))
+    if in_folders:
+        return ('%s holds only %d images of %s: evaluation holds out %d images of every class and keeps 2 or more to '
+                'train on: put at least %d images in every class folder' % (
+                    source, count, class_text(names, label), per_class, per_class + 2))
+    return ('%s has no test split and only %d images of %s: evaluation holds out %d images of every class and keeps 2 '
+            'or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at least %d images '
+            'of every class' % (source, count, class_text(names, label), per_class, per_class + 2))
+
+
+def class_text(names, label):
+    """A class as a message names it: 'digit 3', or 'class 2 (sneaker)'."""
+    return 'digit %d' % label if dataset.are_digits(names) else 'class %d (%s)' % (label, names[label])
+
+
 def load_training_and_held_out(dataset_name, data_path=None):
-    """(train images, train labels, held-out images, held-out labels, how the held-out set was chosen)."""
+    """(train images, train labels, held-out images, held-out labels, how the held-out set was chosen, the
+    names of the classes). A folder of class folders has no test split: its images are held out."""
+    names = dataset.data_class_names(dataset_name, data_path)
     images, labels = dataset.load_dataset(dataset_name, path=data_path, split='train')
-    if dataset_name not in DATASETS_WITHOUT_TEST_SPLIT:
+    in_folders = data_path is not None and dataset.is_class_folder(data_path)
+    if dataset_name not in DATASETS_WITHOUT_TEST_SPLIT and not in_folders:
         try:
             test_images, test_labels = dataset.load_dataset(dataset_name, path=data_path, split='test')
-            return images, labels, test_images, test_labels, 'test split'
+            return images, labels, test_images, test_labels, 'test split', names
         except dataset.DataError as error:
-            log_line('no test split for %s (%s); holding out %d training digits per class'
-                     % (dataset_name, error, HOLD_OUT_PER_CLASS))
-    train, held_out = stratified_split(labels, HOLD_OUT_PER_CLASS, source=data_path or dataset_name)
+            log_line('no test split for %s (%s); holding out %d training %ss per class'
+                     % (dataset_name, error, HOLD_OUT_PER_CLASS, 'digit' if dataset.are_digits(names) else 'image'))
+    train, held_out = stratified_split(labels, HOLD_OUT_PER_CLASS, names, source=data_path or dataset_name,
+                                       in_folders=in_folders)
     return (images[train], labels[train], images[held_out], labels[held_out],
-            'stratified hold-out, %d per class' % HOLD_OUT_PER_CLASS)
+            'stratified hold-out, %d per class' % HOLD_OUT_PER_CLASS, names)
 
 
-def read_cache(cache_dir, expected_fingerprint):
-    """The cached classifier and its accuracy; ClassifierError if anything is missing or damaged."""
+def read_cache(cache_dir, expected_fingerprint, num_classes):
+    """The cached classifier and its accuracy; ClassifierError if anything is missing or damaged, or it is of other
+    data or another number of classes (caches written before they recorded it are of the ten digits)."""
     info_path = os.path.join(cache_dir, CACHE_INFO_FILE)
     try:
         with open(info_path) as handle:
             info = json.load(handle)
         accuracy = float(info['accuracy'])
         cached_fingerprint = info['fingerprint']
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        cached_classes = int(info.get('num_classes', 10))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise ClassifierError('unreadable %s (%s)' % (info_path, type(error).__name__)) from None
     if cached_fingerprint != expected_fingerprint:
         raise ClassifierError('%s was trained on other data (%s, now %s)'
                               % (cache_dir, cached_fingerprint, expected_fingerprint))
-    return Classifier.load(cache_dir), accuracy
+    if cached_classes != num_classes:
+        raise ClassifierError('%s tells %d classes apart, and the data has %d' % (cache_dir, cached_classes,
+                                                                                  num_classes))
+    return Classifier.load(cache_dir, num_classes), accuracy
 
 
 def write_cache(classifier, cache_dir, info):
@@ -352,15 +379,19 @@ def write_cache(classifier, cache_dir, info):
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def class_count_problem(source, train_labels, held_labels, held_out_from):
-    """Why these digits cannot be scored on (a digit with fewer than 2 examples among the held-out or the
-    training digits: spreads are measured per digit), or None."""
+def class_count_problem(source, train_labels, held_labels, held_out_from, names):
+    """Why these images cannot be scored on (a class, of `names`, with fewer than 2 examples among the held-out or
+    the training images: spreads are measured per class), or None."""
     for part, labels in (('held-out (%s)' % held_out_from, held_labels), ('training', train_labels)):
-        counts = np.bincount(np.asarray(labels, np.int64), minlength=NUM_CLASSES)
+        counts = np.bincount(np.asarray(labels, np.int64), minlength=len(names))
         if counts.min() < 2:
             digit = int(np.argmin(counts))
-            return ('the %s digits of %s hold %d examples of digit %d; evaluation measures every digit and needs 2 '
-                    'or more of each: give it data with every digit' % (part, source, counts[digit], digit))
+            if dataset.are_digits(names):
+                return ('the %s digits of %s hold %d examples of digit %d; evaluation measures every digit and needs '
+                        '2 or more of each: give it data with every digit' % (part, source, counts[digit], digit))
+            return ('the %s images of %s hold %d of %s; evaluation measures every class and needs 2 or more of each: '
+                    'give it data with images of every class' % (part, source, counts[digit],
+                                                                   class_text(names, digit)))
     return None
 
 
@@ -375,10 +406,11 @@ def evaluation_problem(dataset_name, data_path=None, cache_dir=None):
     """
     try:
         with contextlib.redirect_stderr(io.StringIO()):   # the data's source line is the loader's to say
-            images, labels, _, held_labels, held_out_from = load_training_and_held_out(dataset_name, data_path)
+            images, labels, _, held_labels, held_out_from, names = load_training_and_held_out(dataset_name,
+                                                                                               data_path)
     except dataset.DataError as error:
         return str(error)
-    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from)
+    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from, names)
     if problem:
         return problem
     data_fingerprint = fingerprint(images, labels)
@@ -400,18 +432,20 @@ def cached_fingerprint(cache_dir):
 
 
 class MeasuringStick(typing.NamedTuple):
-    """The trained classifier and the real digits around it."""
+    """The trained classifier and the real images around it."""
     classifier: Classifier
-    accuracy: float              # on the held-out digits
+    accuracy: float              # on the held-out images
     held_images: np.ndarray      # never seen by the classifier
     held_labels: np.ndarray
     train_images: np.ndarray     # what the classifier learnt from
     train_labels: np.ndarray
+    class_names: list            # the data's, in label order
 
 
 def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
                    batch_size=DEFAULT_BATCH_SIZE, seed=0):
-    """A MeasuringStick for a data set: the classifier, its held-out accuracy, its held-out and training digits.
+    """A MeasuringStick for a data set: the classifier (an output per class of the data), its held-out accuracy,
+    its held-out and training images, the names of the classes.
 
     Trains on the first call and caches under cache_dir (default default_cache_dir: <cache_root()>/<dataset>-
     <fingerprint of the training data>); later calls load the cache. A damaged cache, or one trained on other
@@ -419,9 +453,9 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
     before any training. Digits too few to score on are a DataError, before the training too.
     steps=None picks SMALL_DATASET_STEPS or LARGE_DATASET_STEPS by the size of the training set.
     """
-    images, labels, held_images, held_labels, held_out_from = load_training_and_held_out(
+    images, labels, held_images, held_labels, held_out_from, names = load_training_and_held_out(
         dataset_name, data_path)
-    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from)
+    problem = class_count_problem(data_path or dataset_name, labels, held_labels, held_out_from, names)
     if problem:
         raise dataset.DataError(problem)
     data_fingerprint = fingerprint(images, labels)
@@ -429,26 +463,26 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
         cache_dir = default_cache_dir(dataset_name, data_fingerprint)
 
     def stick(classifier, accuracy):
-        return MeasuringStick(classifier, accuracy, held_images, held_labels, images, labels)
+        return MeasuringStick(classifier, accuracy, held_images, held_labels, images, labels, names)
 
     if os.path.exists(cache_dir):
         try:
-            return stick(*read_cache(cache_dir, data_fingerprint))
+            return stick(*read_cache(cache_dir, data_fingerprint, len(names)))
         except ClassifierError as error:
             check_cache(cache_dir)
             log_line('classifier cache %s is unusable (%s); retraining' % (cache_dir, error))
     check_cache(cache_dir)
     if steps is None:
         steps = LARGE_DATASET_STEPS if len(images) >= LARGE_DATASET_SIZE else SMALL_DATASET_STEPS
-    log_line('training the %s classifier (%d steps on %d digits; cached in %s)'
-             % (dataset_name, steps, len(images), cache_dir))
+    log_line('training the %s classifier (%d steps on %d %ss; cached in %s)'
+             % (dataset_name, steps, len(images), 'digit' if dataset.are_digits(names) else 'image', cache_dir))
     started = time.time()
-    classifier = Classifier(seed=seed)
+    classifier = Classifier(len(names), seed=seed)
     try:
         classifier.train(images, labels, steps=steps, batch_size=batch_size, seed=seed)
         accuracy = classifier.accuracy(held_images, held_labels)
         write_cache(classifier, cache_dir, {
-            'dataset': dataset_name, 'data': data_path, 'fingerprint': data_fingerprint,
+            'dataset': dataset_name, 'data': data_path, 'fingerprint': data_fingerprint, 'num_classes': len(names),
             'accuracy': accuracy, 'held_out': held_out_from, 'held_out_size': int(len(held_labels)),
             'steps': steps, 'batch_size': batch_size, 'seed': seed,
             'train_seconds': round(time.time() - started, 1)})

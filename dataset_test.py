@@ -458,14 +458,86 @@ def test_image_and_label_counts_must_match(tmp_path):
         load_dataset(path=folder)
 
 
-def test_labels_outside_zero_to_nine_are_reported(tmp_path):
+def test_labels_outside_zero_to_99_or_with_a_gap_are_reported(tmp_path):
     folder = tmp_path / "mnist"
     write_idx_folder(folder)
     labels = uint8_digits(30)[1]
-    labels[4] = 12
+    labels[4] = 100
     write_idx(folder / "train-labels-idx1-ubyte.gz", labels)
-    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*0\.\.9.*12"):
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*0\.\.99.*100"):
         load_dataset(path=folder)
+    labels[4] = 12   # no image of 10 or 11: a label of another numbering
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz.*label 10.*0\.\.12"):
+        load_dataset(path=folder)
+
+
+@pytest.mark.parametrize("num_classes", [2, 37, 100])
+def test_an_npz_or_idx_file_of_2_to_100_classes_is_read_with_its_classes_numbered(tmp_path, num_classes):
+    x, _ = uint8_digits(2 * num_classes)
+    y = np.arange(len(x)) % num_classes
+    np.savez(tmp_path / "mine.npz", x_train=x, y_train=y, x_test=x[:5], y_test=y[:5])
+    write_idx(tmp_path / "train-images-idx3-ubyte", x)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", y)
+    numbers = [str(label) for label in range(num_classes)]
+    for path in (tmp_path / "mine.npz", tmp_path / "train-images-idx3-ubyte"):
+        images, labels = load_dataset(path=path)
+        np.testing.assert_array_equal(labels, y)
+        assert dataset.data_class_names(path=path) == numbers
+
+
+def test_an_npz_names_its_classes_with_a_class_names_array(tmp_path, capfd):
+    x, _ = uint8_digits(6)
+    np.savez(tmp_path / "mine.npz", x_train=x, y_train=np.arange(6) % 3, class_names=np.array(["cat", "dog", "owl"]))
+    images, labels = load_dataset(path=tmp_path / "mine.npz")
+    assert dataset.data_class_names(path=tmp_path / "mine.npz") == ["cat", "dog", "owl"]
+    assert capfd.readouterr().err.strip().endswith("6 images, 2 per class")
+
+
+def test_ten_unnamed_classes_are_the_named_datasets_own(tmp_path):
+    write_npz(tmp_path / "ten.npz")
+    assert dataset.data_class_names("fashion_mnist", tmp_path / "ten.npz") == dataset.class_names("fashion_mnist")
+    assert dataset.data_class_names("mnist", tmp_path / "ten.npz") == [str(digit) for digit in range(10)]
+
+
+def npz_of(labels, test_labels=None, **arrays):
+    def write(path):
+        x, _ = uint8_digits(len(labels))
+        more = {} if test_labels is None else dict(x_test=x[:len(test_labels)], y_test=np.asarray(test_labels))
+        np.savez(path, x_train=x, y_train=np.asarray(labels), **more, **arrays)
+        return "test" if test_labels is not None else "train"
+    return write
+
+
+REFUSED_CLASSES = {
+    "one class": (npz_of([0, 0, 0, 0]), ["labels are all 0", "2 to 100 classes"]),
+    "a label beyond 99": (npz_of([0, 1, 100, 2]), ["0..99", "100"]),
+    "a class without images": (npz_of([0, 1, 3, 3]), ["no image has label 2", "0..3"]),
+    "fewer names than classes": (npz_of([0, 1, 2, 1], class_names=np.array(["cat", "dog"])),
+                                 ["[class_names]", "2 classes", "label 2"]),
+    "names that are not text": (npz_of([0, 1, 1, 0], class_names=np.array([3, 4])), ["[class_names]", "strings"]),
+    "a name twice": (npz_of([0, 1, 1, 0], class_names=np.array(["cat", "cat"])), ["[class_names]", "cat", "twice"]),
+    "a name of two lines": (npz_of([0, 1, 1, 0], class_names=np.array(["cat", "dog\nand more"])),
+                            ["[class_names]", "one line"]),
+    "a test label of no class": (npz_of([0, 1, 1, 0], [0, 2]), ["[y_test]", "label 2", "0..1"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_CLASSES))
+def test_labels_or_class_names_that_cannot_be_classes_are_refused_in_one_line(case, tmp_path):
+    write, words = REFUSED_CLASSES[case]
+    path = tmp_path / "mine.npz"
+    split = write(path)
+    loads = [lambda: load_dataset(path=path, split=split)]
+    if split == "train":
+        loads.append(lambda: dataset.data_class_names(path=path))
+    for load in loads:
+        with pytest.raises(DataError) as raised:
+            load()
+        message = str(raised.value)
+        assert len(message.splitlines()) == 1 and "mine.npz" in message, message
+        for word in words:
+            assert word in message, message
 
 
 def test_images_that_are_not_28_by_28_are_reported(tmp_path):
@@ -540,6 +612,203 @@ def test_class_names():
     assert dataset.class_names("mnist_sample") == dataset.class_names("mnist")
     with pytest.raises(DataError, match="mnist, mnist_sample, fashion_mnist"):
         dataset.class_names("cifar10")
+
+
+# ---------------------------------------------------------------------------------------------
+# Folders of class folders: a user's own labelled images
+# ---------------------------------------------------------------------------------------------
+
+def light_on_dark(seed, side=28):
+    """A grey picture as MNIST draws one: a bright blob of random shades on a black border."""
+    rng = np.random.default_rng(seed)
+    pixels = np.zeros((side, side), np.uint8)
+    inner = side // 4
+    pixels[inner:side - inner, inner:side - inner] = rng.integers(60, 256, (side - 2 * inner, side - 2 * inner))
+    return pixels
+
+
+def save_picture(path, pixels, mode=None):
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = Image.fromarray(pixels)
+    (picture.convert(mode) if mode else picture).save(str(path))
+    return path
+
+
+def write_class_folders(folder, names=("sneaker", "bag", "boot"), per_class=3):
+    """per_class distinct 28x28 grey PNGs in a subfolder per class name; {name: their pixels, in file order}."""
+    written = {}
+    for number, name in enumerate(names):
+        written[name] = [light_on_dark(100 * number + i) for i in range(per_class)]
+        for i, pixels in enumerate(written[name]):
+            save_picture(folder / name / ("%02d.png" % i), pixels)
+    return written
+
+
+def dataset_lines(capfd):
+    return [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+
+
+def test_a_folder_of_class_folders_is_one_class_per_subfolder_named_and_numbered_in_sorted_order(tmp_path, capfd):
+    written = write_class_folders(tmp_path / "mine", names=("sneaker", "bag", "boot"))
+    images, labels = load_dataset(path=tmp_path / "mine")
+    assert dataset.data_class_names(path=tmp_path / "mine") == ["bag", "boot", "sneaker"]
+    assert labels.dtype == np.int64 and labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    expected = np.stack([pixels for name in ("bag", "boot", "sneaker") for pixels in written[name]])
+    np.testing.assert_array_equal(images, scaled(expected))
+    [line] = dataset_lines(capfd)
+    assert line.startswith("dataset: 3 classes from folder") and line.endswith("9 images, 3 per class"), line
+
+
+def test_png_jpeg_bmp_and_gif_files_are_read(tmp_path):
+    pixels = light_on_dark(1)
+    for extension in ("png", "jpg", "JPEG", "bmp", "gif"):
+        save_picture(tmp_path / "mine" / "a" / ("picture.%s" % extension), pixels)
+    save_picture(tmp_path / "mine" / "b" / "picture.png", pixels)
+    images, labels = load_dataset(path=tmp_path / "mine")
+    assert labels.tolist() == [0, 0, 0, 0, 0, 1]
+    expected = scaled(pixels[None])[0]
+    for extension, image in zip(("JPEG", "bmp", "gif", "jpg", "png", "png"), images):
+        if extension.lower().startswith("jp"):   # lossy
+            assert np.abs(image - expected).mean() < 0.05, extension
+        else:
+            np.testing.assert_array_equal(image, expected, err_msg=extension)
+
+
+def test_pictures_of_another_size_or_in_colour_are_made_28x28_grey_saying_how_in_one_line(tmp_path, capfd):
+    from PIL import Image
+    folder = tmp_path / "mine"
+    write_class_folders(folder, names=("a", "b"), per_class=2)
+    base, small = light_on_dark(7), light_on_dark(8, side=14)
+    save_picture(folder / "a" / "big.png", np.kron(base, np.ones((2, 2), np.uint8)))     # 56x56
+    colour = np.stack([base, base // 2, base // 3], axis=-1)
+    save_picture(folder / "a" / "colour.png", colour)                                      # RGB
+    save_picture(folder / "b" / "wide.png", np.kron(small, np.ones((2, 4), np.uint8)))    # 56 wide, 28 high
+    save_picture(folder / "b" / "deep.png", base.astype(np.uint16) * 257)                # 16-bit grey
+    images, labels = load_dataset(path=folder)
+    by_name = dict(zip(["00", "01", "big", "colour", "00b", "01b", "deep", "wide"], images[..., 0]))
+    unit = scaled(base[None])[0, ..., 0]
+    np.testing.assert_array_equal(by_name["big"], unit)   # shrunk by averaging the pixels each one covers
+    grey = np.asarray(Image.fromarray(colour).convert("L"))
+    np.testing.assert_array_equal(by_name["colour"], scaled(grey[None])[0, ..., 0])
+    np.testing.assert_array_equal(by_name["deep"], unit)
+    # Fitted into 28x28 keeping its shape: 28 wide and 14 high, centred on the picture's black background.
+    wide = by_name["wide"]
+    assert np.all(wide[:7] == -1.0) and np.all(wide[21:] == -1.0)
+    np.testing.assert_array_equal(wide[7:21], scaled(np.kron(small, np.ones((1, 2), np.uint8))[None])[0, ..., 0])
+    lines = dataset_lines(capfd)
+    [note] = [line for line in lines if "converted" in line]
+    assert note.startswith("dataset: ") and "converted 4 of 8 images" in note, note
+    assert "2 resized" in note and "56x56" in note and "2 made grey" in note and "RGB" in note, note
+    assert len(lines) == 2
+
+
+def test_dark_on_light_pictures_are_inverted_saying_so_in_one_line(tmp_path, capfd):
+    folder = tmp_path / "mine"
+    written = write_class_folders(folder, names=("a", "b"), per_class=2)
+    scan = light_on_dark(9)
+    save_picture(folder / "a" / "scan.png", 255 - scan)                  # black ink on white paper
+    save_picture(folder / "b" / "drawing.png", 255 - np.kron(scan, np.ones((2, 2), np.uint8)))
+    images, labels = load_dataset(path=folder)
+    np.testing.assert_array_equal(images[0, ..., 0], scaled(written["a"][0][None])[0, ..., 0])   # kept
+    np.testing.assert_array_equal(images[2, ..., 0], scaled(scan[None])[0, ..., 0])             # inverted
+    np.testing.assert_array_equal(images[5, ..., 0], scaled(scan[None])[0, ..., 0])
+    [note] = [line for line in dataset_lines(capfd) if "inverted" in line]
+    assert note.startswith("dataset: ") and "inverted 2 of 6 images" in note and "dark on light" in note, note
+
+
+def test_files_beside_the_class_folders_and_hidden_ones_are_left_out_saying_so(tmp_path, capfd):
+    folder = tmp_path / "mine"
+    write_class_folders(folder, names=("bag", "boot"), per_class=2)
+    (folder / "README.txt").write_text("where the pictures came from")
+    save_picture(folder / "cover.png", light_on_dark(3))
+    (folder / ".ipynb_checkpoints").mkdir()
+    save_picture(folder / ".ipynb_checkpoints" / "x.png", light_on_dark(4))
+    (folder / "bag" / ".DS_Store").write_bytes(b"\0\1")
+    (folder / "bag" / "labels.csv").write_text("name,label\n")
+    save_picture(folder / "boot" / "winter" / "deep.png", light_on_dark(5))   # a class's subfolders are its own
+    images, labels = load_dataset(path=folder)
+    assert dataset.data_class_names(path=folder) == ["bag", "boot"]
+    assert labels.tolist() == [0, 0, 1, 1, 1]
+    lines = dataset_lines(capfd)
+    [top] = [line for line in lines if "README.txt" in line]
+    assert top.startswith("dataset: ") and "cover.png" in top and "2 files" in top, top
+    [inside] = [line for line in lines if "labels.csv" in line]
+    assert inside.startswith("dataset: ") and "1 file" in inside, inside
+    assert not any("DS_Store" in line or "ipynb" in line for line in lines)
+
+
+def folder_with_one_class_empty(folder):
+    write_class_folders(folder, names=("bag", "boot"))
+    for path in (folder / "boot").iterdir():
+        path.unlink()
+    return ["boot", "no images"]
+
+
+def folder_of_one_class(folder):
+    write_class_folders(folder, names=("bag",))
+    return ["one class folder", "bag", "2 to 100"]
+
+
+def folder_of_101_classes(folder):
+    for number in range(101):
+        save_picture(folder / ("class%03d" % number) / "a.png", light_on_dark(number))
+    return ["101 class folders", "100"]
+
+
+def folder_with_unreadable_pictures(folder):
+    write_class_folders(folder, names=("bag", "boot"))
+    (folder / "boot" / "00.png").write_bytes(b"not a picture")
+    (folder / "boot" / "01.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    return ["boot/00.png", "cannot be read", "1 other"]
+
+
+def folder_of_pictures_without_classes(folder):
+    for number in range(3):
+        save_picture(folder / ("%d.png" % number), light_on_dark(number))
+    return ["no class folders", "3 images"]
+
+
+def folder_split_into_train_and_test(folder):
+    write_class_folders(folder / "train", names=("bag", "boot"))
+    write_class_folders(folder / "test", names=("bag", "boot"))
+    return ["train", "test", "bag, boot"]
+
+
+@pytest.mark.parametrize("make", [folder_with_one_class_empty, folder_of_one_class, folder_of_101_classes,
+                                  folder_with_unreadable_pictures, folder_of_pictures_without_classes,
+                                  folder_split_into_train_and_test])
+def test_a_folder_that_cannot_be_classes_is_refused_in_one_line(make, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    words = make(folder)
+    with pytest.raises(DataError) as raised:
+        load_dataset(path=folder)
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1 and str(folder) in message, message
+    for word in words:
+        assert word in message, message
+
+
+def test_class_folders_holding_the_same_subfolders_are_classes_unless_they_are_named_as_parts_of_a_split(tmp_path):
+    for name in ("bag", "boot"):
+        write_class_folders(tmp_path / "mine" / name, names=("indoors", "outdoors"), per_class=1)
+    images, labels = load_dataset(path=tmp_path / "mine")
+    assert dataset.data_class_names(path=tmp_path / "mine") == ["bag", "boot"] and labels.tolist() == [0, 0, 1, 1]
+
+
+def test_a_folder_of_class_folders_has_no_test_split(tmp_path):
+    write_class_folders(tmp_path / "mine")
+    with pytest.raises(DataError, match="no test split"):
+        load_dataset(path=tmp_path / "mine", split="test")
+
+
+def test_a_folder_holding_the_mnist_idx_files_is_mnist_not_classes(tmp_path):
+    written = write_idx_folder(tmp_path / "mnist")
+    save_picture(tmp_path / "mnist" / "extra" / "a.png", light_on_dark(0))
+    images, labels = load_dataset(path=tmp_path / "mnist")
+    np.testing.assert_array_equal(labels, written["train"][1])
+    assert dataset.data_class_names(path=tmp_path / "mnist") == [str(digit) for digit in range(10)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""Measure trained generators with the cached digit classifier (the figures are defined in quality.py).
+"""Measure trained generators with the cached classifier of their data (the figures are defined in quality.py).
 
 One run: the share of generated digits classified as the digit they were drawn for (overall and per
 digit), the Fréchet distance (FD) between classifier features of generated and real held-out digits and
 its ratio to real data's FD measured at the same sizes, a per-digit diversity ratio, a memorisation
 ratio that flags a generator copying its training digits, and fidelity and variety apart: precision,
-recall, density and coverage on the same features and digits as FD. Several runs (--compare): one
+recall, density and coverage on the same features and digits as FD. The digits stand for the classes of
+the run's data (a folder's class folders, say), each named as the data names it. Several runs (--compare): one
 Markdown table and one contact sheet of their grids.
 
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0] [--data MOVED.npz]
@@ -27,12 +28,13 @@ import dataset  # noqa: E402
 import grids  # noqa: E402
 import quality  # noqa: E402
 import settings  # noqa: E402
-from quality import NUM_CLASSES, COLLAPSE_THRESHOLD, MEMORISATION_THRESHOLD  # noqa: E402
+from quality import COLLAPSE_THRESHOLD, MEMORISATION_THRESHOLD  # noqa: E402
 
 PROG = 'evaluate.py'
 DEFAULT_SHEET = 'comparison.png'
 DEFAULT_CURVES = 'curves.png'
 SHEET_COLUMNS = 10            # digits per grid row; one row per class
+CLASSES_PER_LINE = 10         # columns of a per-class table line; more classes take more lines
 PANELS_PER_ROW = 4            # contact-sheet panels side by side before wrapping
 MANIFOLD_FIGURES = ('precision', 'recall', 'density', 'coverage')   # quality.manifold_figures, in table order
 
@@ -112,7 +114,7 @@ def run_data(logdir, run, fingerprint, args):
         if run.data is not None and not os.path.exists(run.data):
             raise runs.RunError('%s was trained on --data %s, which is no longer there: if the file moved, pass '
                                 '--data NEWPATH' % (logdir, run.data))
-        return run.data
+        return same_classes(logdir, run, run.data)
     if run.dataset == 'mnist_sample':
         raise runs.RunError('--data %s: %s was trained on the bundled sample (--dataset mnist_sample), which has no '
                             'data file to move: leave --data out' % (args.data, logdir))
@@ -129,7 +131,17 @@ def run_data(logdir, run, fingerprint, args):
     if args.fingerprints[key] != fingerprint:
         raise runs.RunError('--data %s holds other data than %s was trained on (--data %s): pass the same data'
                             % (args.data, logdir, run.data))
-    return args.data
+    return same_classes(logdir, run, args.data)
+
+
+def same_classes(logdir, run, data):
+    """data, once its classes are known to be those the run was trained on (they are read cheaply, before any
+    classifier is trained on them); RunError if it gained or renamed some."""
+    if data is not None:
+        changed = dataset.classes_changed(run, dataset.data_class_names(run.dataset, data), data)
+        if changed:
+            raise runs.RunError('%s: %s: pass the data it was trained on' % (logdir, changed))
+    return data
 
 
 def evaluator_for(run, data, evaluators, args):
@@ -149,10 +161,10 @@ SEVERAL_DATA_SETS = ('--classifier-dir holds the classifier of one data set, and
 
 def run_grid(generator, classifier, run, seed):
     """SHEET_COLUMNS digits of every class, one row per class; an unconditioned run's sorted by predicted class."""
-    images = generator.sample(np.repeat(np.arange(NUM_CLASSES), SHEET_COLUMNS), seed=seed)
+    images = generator.sample(np.repeat(np.arange(run.model.num_classes), SHEET_COLUMNS), seed=seed)
     if not generator.conditioned:
         images = images[np.argsort(classifier.predict(images), kind='stable')]
-    row_labels = dataset.row_labels(run.dataset) if generator.conditioned else None
+    row_labels = dataset.row_labels(dataset.run_class_names(run)) if generator.conditioned else None
     return grids.make_grid(images, SHEET_COLUMNS, row_labels=row_labels)
 
 
@@ -167,6 +179,7 @@ def measure_run(logdir, evaluators, args, with_grid=False):
                                     conditioned=generator.conditioned)
         grid = run_grid(generator, evaluator.classifier, run, args.seed) if with_grid else None
         row = dict(run=logdir, variant=settings.variant_name(run), dataset=run.dataset, data=data,
+                   class_names=evaluator.class_names,
                    classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
                    steps=checkpoints.checkpoint_step(generator.checkpoint_path),
                    seconds=checkpoints.training_seconds(generator.checkpoint_path), **quality.headline(result))
@@ -185,11 +198,19 @@ def per_digit_line(title, values):
     return '%-22s' % title + ''.join('%6s' % number(value) for value in values)
 
 
+def words_for(names):
+    """How the table names a class and one of its images: a digit and digits, or a class and images."""
+    return ('digit', 'digit') if dataset.are_digits(names) else ('class', 'image')
+
+
 def format_table(result, settings):
     reference, conditioned = result['reference'], result['conditioned']
+    names = settings['class_names']
+    word, image = words_for(names)
+    data = settings['dataset'] if word == 'digit' or not settings.get('data') else settings['data']
     lines = [
-        'evaluated %s: %s, %d generated digits per class, seed %s; classifier held-out accuracy %.4f'
-        % (settings['logdir'], settings['dataset'], settings['num_per_class'], settings['seed'],
+        'evaluated %s: %s, %d generated %ss per class, seed %s; classifier held-out accuracy %.4f'
+        % (settings['logdir'], data, settings['num_per_class'], image, settings['seed'],
            settings['classifier_accuracy']),
         '',
         '%-16s %9s %9s %9s %13s' % ('', 'accuracy', 'FD', 'FD ratio', 'memorisation'),
@@ -197,47 +218,66 @@ def format_table(result, settings):
                                           result['frechet_ratio'], result['memorisation_ratio']),
         '%-16s %9.4f %9.3f %9.3f %13s' % ('real reference', reference['accuracy'], reference['frechet_distance'],
                                           1.0, '1'),
-        'FD: %d digits per class, generated or real training digits, against the %d held-out real digits'
-        % (result['frechet_per_class'], settings['held_out']),
+        'FD: %d %ss per class, generated or real training %ss, against the %d held-out real %ss'
+        % (result['frechet_per_class'], image, image, settings['held_out'], image),
         '',
         '%-16s' % '' + ''.join(' %9s' % name for name in MANIFOLD_FIGURES),
         '%-16s' % 'generated' + ''.join(' %9.3f' % result[name] for name in MANIFOLD_FIGURES),
         '%-16s' % 'real reference' + ''.join(' %9.3f' % reference[name] for name in MANIFOLD_FIGURES),
-        "precision and density: generated digits in real digits' balls (fidelity); recall: real digits in generated",
-        "digits' balls; coverage: real balls holding a generated digit (variety). Ball radius: k-th neighbour, k = %d"
-        % quality.MANIFOLD_K,
-        '',
-        '%-22s' % 'digit' + ''.join('%6d' % digit for digit in range(NUM_CLASSES)),
-    ]
-    if conditioned:
-        lines += [per_digit_line('accuracy  generated', result['per_class_accuracy']),
-                  per_digit_line('          real', reference['per_class_accuracy'])]
-    else:
-        lines += [per_digit_line('share     generated', result['class_shares']),
-                  per_digit_line('          real', reference['class_shares'])]
-    lines += [
-        per_digit_line('diversity generated', result['diversity_ratio']),
-        per_digit_line('          real', reference['diversity_ratio']),
-        '%-22s' % 'collapse  generated' + ''.join(
-            '%6s' % ('X' if digit in result['mode_collapse'] else '.') for digit in range(NUM_CLASSES)),
+        "precision and density: generated %ss in real %ss' balls (fidelity); recall: real %ss in generated"
+        % (image, image, image),
+        "%ss' balls; coverage: real balls holding a generated %s (variety). Ball radius: k-th neighbour, k = %d"
+        % (image, image, quality.MANIFOLD_K),
         '',
     ]
+    lines += per_class_lines(result, reference, conditioned, names)
     if not conditioned:
         lines.append('unconditioned run (conditioning none): no accuracy; "share" is the part of the generated '
-                     'digits the classifier calls each digit, and diversity is per digit it calls')
+                     '%ss the classifier calls each %s, and diversity is per %s it calls' % (image, word, word))
     if result['mode_collapse']:
-        lines.append('mode collapse (diversity ratio < %.1f) in digits: %s'
-                     % (COLLAPSE_THRESHOLD, ' '.join(map(str, result['mode_collapse']))))
+        collapsed = [str(index) if word == 'digit' else '%d (%s)' % (index, names[index])
+                     for index in result['mode_collapse']]
+        lines.append('mode collapse (diversity ratio < %.1f) in %s: %s'
+                     % (COLLAPSE_THRESHOLD, 'digits' if word == 'digit' else 'classes', ' '.join(collapsed)))
     else:
         lines.append('no mode collapse (every diversity ratio >= %.1f)' % COLLAPSE_THRESHOLD)
-    lines.append(memorisation_line(result['memorisation_ratio']))
+    lines.append(memorisation_line(result['memorisation_ratio'], image))
     return '\n'.join(lines)
 
 
-def memorisation_line(ratio):
+def per_class_lines(result, reference, conditioned, names):
+    """The figures of each class, CLASSES_PER_LINE classes to a block of lines; then the names of classes that
+    are not digits."""
+    word, _ = words_for(names)
+    lines = []
+    for start in range(0, len(names), CLASSES_PER_LINE):
+        shown = range(start, min(start + CLASSES_PER_LINE, len(names)))
+
+        def line(title, values):
+            return per_digit_line(title, [values[index] for index in shown])
+        lines.append('%-22s' % word + ''.join('%6d' % index for index in shown))
+        if conditioned:
+            lines += [line('accuracy  generated', result['per_class_accuracy']),
+                      line('          real', reference['per_class_accuracy'])]
+        else:
+            lines += [line('share     generated', result['class_shares']),
+                      line('          real', reference['class_shares'])]
+        lines += [
+            line('diversity generated', result['diversity_ratio']),
+            line('          real', reference['diversity_ratio']),
+            '%-22s' % 'collapse  generated' + ''.join(
+                '%6s' % ('X' if index in result['mode_collapse'] else '.') for index in shown),
+            '',
+        ]
+    if word == 'class':
+        lines += ['classes: ' + ', '.join('%d %s' % (index, name) for index, name in enumerate(names)), '']
+    return lines
+
+
+def memorisation_line(ratio, image='digit'):
     if ratio < MEMORISATION_THRESHOLD:
-        return ('COPYING: generated digits lie much closer to training digits than held-out real digits do '
-                '(memorisation ratio %.2f < %.1f)' % (ratio, MEMORISATION_THRESHOLD))
+        return ('COPYING: generated %ss lie much closer to training %ss than held-out real %ss do '
+                '(memorisation ratio %.2f < %.1f)' % (image, image, image, ratio, MEMORISATION_THRESHOLD))
     return 'no sign of copying (memorisation ratio %.2f >= %.1f)' % (ratio, MEMORISATION_THRESHOLD)
 
 
@@ -261,7 +301,10 @@ def comparison_cells(row):
 
 
 def format_comparison(rows):
-    lines = ['| %s |' % ' | '.join(COMPARISON_COLUMNS), '|' + '---|' * len(COMPARISON_COLUMNS)]
+    columns = list(COMPARISON_COLUMNS)
+    if not all(words_for(row.get('class_names') or dataset.numbered(10))[0] == 'digit' for row in rows):
+        columns[columns.index('lowest digit')] = 'lowest class'
+    lines = ['| %s |' % ' | '.join(columns), '|' + '---|' * len(columns)]
     lines += ['| %s |' % ' | '.join(comparison_cells(row)) for row in rows]
     return '\n'.join(lines)
 
@@ -271,7 +314,8 @@ def caption(row):
     if row['accuracy'] is None:
         first = 'class shares %s' % cells['class shares']
     else:
-        first = 'accuracy %s, lowest digit %s' % (cells['accuracy'], cells['lowest digit'])
+        word = words_for(row.get('class_names') or dataset.numbered(10))[0]
+        first = 'accuracy %s, lowest %s %s' % (cells['accuracy'], word, cells['lowest digit'])
     return ['%s (%s)' % (row['variant'], cells['run']),
             '%s steps, %s minutes' % (cells['steps'], cells['minutes']),
             first,
@@ -483,7 +527,7 @@ def evaluate_one(args):
             evaluator.close()
     settings = {'logdir': args.logdir, 'dataset': row['dataset'], 'data': row['data'], 'variant': row['variant'],
                 'steps': row['steps'], 'training_seconds': row['seconds'], 'num_per_class': args.num_per_class,
-                'seed': args.seed,
+                'seed': args.seed, 'class_names': row['class_names'],
                 'classifier_accuracy': row['classifier_accuracy'], 'held_out': row['held_out'],
                 'memorisation_threshold': MEMORISATION_THRESHOLD, 'memorisation_space': 'pixels',
                 'manifold_k': quality.MANIFOLD_K}

@@ -35,19 +35,19 @@ def real(trained):
                               trained.train_images, trained.train_labels)
 
 
-def real_digit_sampler(images, labels, label_shift=0, seed=0):
+def real_digit_sampler(images, labels, label_shift=0, seed=0, num_classes=10):
     """A sample_fn that answers each requested label with a real digit of label + label_shift.
 
     Like a generator, it repeats no digit while others of its class are unused: repeats would inflate FD.
     """
     rng = np.random.default_rng(seed)
-    by_class = [rng.permutation(images[labels == digit]) for digit in range(10)]
-    used = [0] * 10
+    by_class = [rng.permutation(images[labels == digit]) for digit in range(num_classes)]
+    used = [0] * num_classes
 
     def sample_fn(requested):
         out = np.empty((len(requested), 28, 28, 1), np.float32)
         for i, label in enumerate(requested):
-            digit = (int(label) + label_shift) % 10
+            digit = (int(label) + label_shift) % num_classes
             out[i] = by_class[digit][used[digit] % len(by_class[digit])]
             used[digit] += 1
         return out
@@ -113,7 +113,7 @@ def test_diversity_ratio_known_values():
 def test_per_class_accuracy_known_values():
     labels = np.array([0, 0, 1, 1, 1, 2])
     predicted = np.array([0, 1, 1, 1, 0, 5])
-    per_class = quality.per_class_accuracy(predicted, labels)
+    per_class = quality.per_class_accuracy(predicted, labels, num_classes=10)
     assert len(per_class) == 10
     assert per_class[:3] == pytest.approx([0.5, 2 / 3, 0.0])
     assert all(np.isnan(value) for value in per_class[3:])  # no samples of those digits
@@ -435,6 +435,62 @@ def test_evaluator_reuses_cache_and_real_features(trained, real, monkeypatch):
     direct = score(real, real_digit_sampler(trained.images, trained.labels), num_per_class=30)
     assert direct['accuracy'] == pytest.approx(first['accuracy'])
     assert direct['reference']['frechet_distance'] == pytest.approx(first['reference']['frechet_distance'], rel=1e-4)
+
+
+# ---------------------------------------------------------------- classes of a data set's own
+
+SHAPES = ['bar', 'pole', 'box']
+
+
+def shapes_file(path, per_class=110):
+    """An .npz of three named classes, per_class images each and no test split: a bright bar across, one down, or a
+    box, on faint noise."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(len(SHAPES)), per_class)
+    images = rng.integers(0, 60, (len(labels), 28, 28)).astype(np.uint8)
+    places = [(slice(12, 16), slice(4, 24)), (slice(4, 24), slice(12, 16)), (slice(8, 20), slice(8, 20))]
+    for index, label in enumerate(labels):
+        rows, columns = places[label]
+        images[index, rows, columns] = rng.integers(200, 256)
+    np.savez(str(path), x_train=images, y_train=labels, class_names=np.array(SHAPES))
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def shapes(tmp_path_factory):
+    """A measuring stick for the three shapes, trained briefly into a cache of its own."""
+    base = tmp_path_factory.mktemp('shapes')
+    path, cache_dir = shapes_file(base / 'shapes.npz'), str(base / 'cache')
+    stick = classifier.get_classifier('mnist', path, cache_dir=cache_dir, steps=30)
+    yield types.SimpleNamespace(stick=stick, path=path, cache_dir=cache_dir)
+    stick.classifier.close()
+
+
+def test_the_classifier_has_an_output_per_class_of_its_data_and_its_cache_keeps_them(shapes, monkeypatch):
+    stick = shapes.stick
+    assert stick.class_names == SHAPES
+    assert np.bincount(stick.held_labels).tolist() == [classifier.HOLD_OUT_PER_CLASS] * 3
+    assert stick.classifier.probabilities(stick.held_images[:4]).shape == (4, 3)
+    runs = count_training_runs(monkeypatch)
+    again = classifier.get_classifier('mnist', shapes.path, cache_dir=shapes.cache_dir, steps=30)
+    try:
+        assert runs == [] and again.classifier.logits(stick.held_images[:4]).shape == (4, 3)
+    finally:
+        again.classifier.close()
+
+
+def test_every_figure_of_a_class_is_measured_for_each_class_of_the_data(shapes):
+    stick = shapes.stick
+    real = quality.RealDigits(stick.classifier, stick.held_images, stick.held_labels, stick.train_images,
+                              stick.train_labels)
+    sampler = real_digit_sampler(stick.held_images, stick.held_labels, num_classes=3)
+    result = quality.evaluate_samples(real, sampler, num_per_class=10, seed=0)
+    for row in (result, result['reference']):
+        for name in ('per_class_accuracy', 'diversity_ratio', 'class_shares'):
+            assert len(row[name]) == 3, name
+    assert result['frechet_per_class'] == 10 and sum(result['class_shares']) == pytest.approx(1.0)
+    unconditioned = quality.evaluate_samples(real, sampler, num_per_class=10, seed=0, conditioned=False)
+    assert len(unconditioned['class_shares']) == len(unconditioned['diversity_ratio']) == 3
 
 
 # ---------------------------------------------------------------- command line

@@ -1,6 +1,7 @@
 """Draw digits from a trained run: the generate.py command line and the pictures it makes.
 
     python generate.py --condition 3                        # ten 3s -> <logdir>/generated_3.png
+    python generate.py --condition sneaker                  # a class by name -> <logdir>/generated_7_sneaker.png
     python generate.py --num 8 --output digits.npz          # 8 of every digit: images in [0, 1] and labels
     python generate.py --interpolate 1 7                    # one row morphing a 1 into a 7, noise fixed
     python generate.py --condition 4 --vary-noise           # one digit, noise walked between two points
@@ -69,15 +70,34 @@ def arithmetic_noise(noise_len, seed, spread=0.25):
 
 def class_names_of(generator):
     """The display names of the classes the run was trained on (digits for MNIST)."""
-    try:
-        names = dataset_lib.class_names(generator.settings.dataset)
-    except dataset_lib.DataError:
-        names = []
-    return names if len(names) == generator.num_classes else [str(i) for i in range(generator.num_classes)]
+    return dataset_lib.run_class_names(generator.settings)
 
 
 def file_slug(name):
-    return re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')
+    return re.sub(r'[\W_]+', '_', name.lower()).strip('_') or 'class'
+
+
+def class_number(text, names):
+    """The number of the class that `text` names among `names`: its name as written, else as a file name spells it
+    (any case, '_' for a space), else its number; None if it names none. A name wins over a number: with
+    classes named 1, 2 and 3, '1' is the first. A number already (as check_digits leaves it) is kept if in range."""
+    if isinstance(text, int):
+        return text if 0 <= text < len(names) else None
+    if text in names:
+        return names.index(text)
+    spelt = [file_slug(name) for name in names]
+    if spelt.count(file_slug(text)) == 1:
+        return spelt.index(file_slug(text))
+    if re.fullmatch(r'[0-9]+', text) and int(text) < len(names):
+        return int(text)
+    return None
+
+
+def classes_text(names):
+    """The classes a run draws, as a message names them."""
+    if dataset_lib.are_digits(names):
+        return 'digits 0..%d' % (len(names) - 1)
+    return '%s (or their numbers 0..%d)' % (', '.join(names), len(names) - 1)
 
 
 def noise_walk(noise_len, steps, seed, start=0, stop=None):
@@ -213,22 +233,6 @@ def size_text(count):
 
 # ---------------------------------------------------------------- command line
 
-def condition_value(text):
-    if text == 'all':
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r is not a digit: use 0..9 or all' % text)
-
-
-def digit_value(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r is not a digit: use 0..9' % text)
-
-
 class GivenSeed(argparse.Action):
     """--seed, which also records that it was given (args.seed_given): --export refuses it."""
 
@@ -238,11 +242,13 @@ class GivenSeed(argparse.Action):
 
 
 def build_parser():
-    parser = cli.OneLineArgumentParser(prog=PROG, description='Draw digits with a trained conditional GAN.')
+    parser = cli.OneLineArgumentParser(
+        prog=PROG, description='Draw digits, or the classes of a run\'s own data, with a trained conditional GAN.')
     parser.set_defaults(seed_given=False)
     parser.add_argument('--logdir', default='summary/train', help='training run to draw from (default summary/train)')
-    parser.add_argument('--condition', type=condition_value, default=None,
-                        help="digit to draw, 0..9, or all for a row per digit (default all)")
+    parser.add_argument('--condition', default=None,
+                        help="class to draw: a digit 0..9 for MNIST, a class's name or number for other data; or "
+                             "all, a row per class (default all)")
     parser.add_argument('--num', type=cli.positive_int, default=None,
                         help='digits per condition, or pictures in an --interpolate/--vary-noise row (default %d); '
                              '--arithmetic and --gif draw pictures of their own size and take none' % DEFAULT_NUM)
@@ -252,8 +258,9 @@ def build_parser():
                         help='.png grid, .npy images (N, 28, 28) in [0, 1], or .npz images and labels '
                              '(default <logdir>/generated_<condition>.png)')
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument('--interpolate', nargs=2, type=digit_value, metavar=('A', 'B'),
-                      help='one row morphing digit A into digit B with the noise fixed')
+    mode.add_argument('--interpolate', nargs=2, metavar=('A', 'B'),
+                      help='one row morphing class A into class B (digits, or names or numbers of classes) with '
+                           'the noise fixed')
     mode.add_argument('--vary-noise', action='store_true',
                       help='one row of the --condition digit with the noise walked between two points')
     mode.add_argument('--gif', action='store_true',
@@ -325,21 +332,29 @@ def export_generator(args):
 
 
 def check_digits(args, run):
-    """The problem with the digits asked for from the run (None: not readable, load_generator says why), or None."""
-    conditioned = run is None or run.model.uses_labels
-    highest = (10 if run is None else run.model.num_classes) - 1
-    if args.condition not in (None, 'all') and not 0 <= args.condition <= highest:
-        return '--condition %d is out of range: this model draws digits 0..%d, or all' % (args.condition, highest)
+    """The problem with the classes asked for from the run (None: not readable, load_generator says why), or None;
+    args.condition and args.interpolate become the numbers of the classes they name."""
+    if run is None:
+        return None
+    names = dataset_lib.run_class_names(run)
+    if args.condition not in (None, 'all'):
+        number = class_number(args.condition, names)
+        if number is None:
+            return '--condition %s: %s has no such class: it draws %s, or all' % (
+                args.condition, args.logdir, classes_text(names))
+        args.condition = number
     if args.interpolate:
-        if not conditioned:
+        if not run.model.uses_labels:
             return '--interpolate needs a conditioned model, and %s was trained with --conditioning none' % (
                 args.logdir)
-        for digit in args.interpolate:
-            if not 0 <= digit <= highest:
-                return '--interpolate %d %d: %d is out of range: use digits 0..%d' % (
-                    args.interpolate[0], args.interpolate[1], digit, highest)
-    if args.vary_noise and conditioned and args.condition in (None, 'all'):
-        return '--vary-noise draws one digit: add --condition 0..%d' % highest
+        numbers = [class_number(text, names) for text in args.interpolate]
+        for text, number in zip(args.interpolate, numbers):
+            if number is None:
+                return '--interpolate %s %s: %s is not a class of %s: it draws %s' % (
+                    args.interpolate[0], args.interpolate[1], text, args.logdir, classes_text(names))
+        args.interpolate = numbers
+    if args.vary_noise and run.model.uses_labels and args.condition in (None, 'all'):
+        return '--vary-noise draws one class: add --condition with one of %s' % classes_text(names)
     return None
 
 
@@ -359,8 +374,13 @@ def interpolation_picture(args, generator):
         images = generator.sample_conditions(vectors, noise=np.repeat(noise, stop - start, axis=0))
         return images, np.where(weights < 0.5, first, last), {'weights': weights}
 
-    return Picture(args.num, draw, {'weights': (np.float32, ())}, args.num, 'generated_%d_to_%d' % (first, last),
-                   '%d steps from %d to %d' % (args.num, first, last), None)
+    names = class_names_of(generator)
+    if dataset_lib.are_digits(names):
+        name, description = 'generated_%d_to_%d' % (first, last), '%d steps from %d to %d' % (args.num, first, last)
+    else:
+        name = 'generated_%d_%s_to_%d_%s' % (first, file_slug(names[first]), last, file_slug(names[last]))
+        description = '%d steps from %s to %s' % (args.num, names[first], names[last])
+    return Picture(args.num, draw, {'weights': (np.float32, ())}, args.num, name, description, None)
 
 
 def arithmetic_picture(args, generator):
@@ -368,7 +388,8 @@ def arithmetic_picture(args, generator):
     noise = arithmetic_noise(generator.noise_len, args.seed)
     labels = np.full(len(noise), digit, np.int64)
     description = ('z arithmetic%s: rows A, B, C (three samples, then their mean noise), last row mean A - mean B '
-                   '+ mean C and three neighbours' % (' of class %d' % digit if generator.conditioned else ''))
+                   '+ mean C and three neighbours' % (' of class %s' % class_text(generator, digit)
+                                                      if generator.conditioned else ''))
 
     def draw(start, stop):
         return (generator.sample(labels[start:stop], noise=noise[start:stop]), labels[start:stop],
@@ -387,7 +408,8 @@ def noise_walk_picture(args, generator):
             labels, {}
 
     return Picture(args.num, draw, {}, args.num,
-                   'generated_%s_noise_walk' % (digit if generator.conditioned else 'random'),
+                   'generated_%s_noise_walk' % (class_file_part(generator, digit) if generator.conditioned
+                                                else 'random'),
                    '%d steps of a noise walk' % args.num, None)
 
 
@@ -441,12 +463,25 @@ def pyramid_picture(args, generator):
     sizes = ' / '.join('%dx%d' % (28 >> (stages - 1 - i), 28 >> (stages - 1 - i)) for i in range(stages))
     count = len(digits) * args.num
     if generator.conditioned:
-        name, what = 'generated_%s_pyramid' % condition, '%d samples of %s' % (
-            args.num, 'each digit' if condition == 'all' else 'digit %d' % condition)
+        name, what = 'generated_%s_pyramid' % (condition if condition == 'all' else
+                                               class_file_part(generator, condition)), '%d samples of %s' % (
+            args.num, 'each class' if condition == 'all' else 'class %s' % class_text(generator, condition))
     else:
         name, what = 'generated_random_pyramid', '%d random samples (the model draws no particular digit)' % count
     return Picture(count * stages, draw, {}, args.num * stages, name, '%s, each as its %s stages' % (what, sizes),
                    None)
+
+
+def class_text(generator, number):
+    """A class as the printed line names it: its number, and its name unless it is a digit."""
+    names = class_names_of(generator)
+    return str(number) if dataset_lib.are_digits(names) else '%d (%s)' % (number, names[number])
+
+
+def class_file_part(generator, number):
+    """A class as a file name holds it: its number, and its name unless it is a digit."""
+    names = class_names_of(generator)
+    return str(number) if dataset_lib.are_digits(names) else '%d_%s' % (number, file_slug(names[number]))
 
 
 def sample_noise(noise_len, seed):
@@ -472,6 +507,9 @@ def unlabelled(picture):
 
 
 def draw(args, generator):
+    problem = check_digits(args, generator.settings)
+    if problem:
+        return cli.fail(PROG, problem)
     if not generator.conditioned and args.condition is not None:
         print('%s: %s was trained with --conditioning none: --condition is ignored, the digits are random'
               % (PROG, args.logdir), file=sys.stderr)

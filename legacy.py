@@ -4,10 +4,12 @@ ever saved still resumes and draws with the model it was trained as.
     upgrade(config)   # any version's config.json as a dict -> the current version's layout
 
 Versions: 1 is release 0.1.0 (no "version" key); 2 added the family's later settings one at a time (a
-run stored without one was trained before it existed); 3 is today's, written by settings.to_config.
-Plain dicts in, plain dicts out: settings.py checks the kinds of the values afterwards.
+run stored without one was trained before it existed); 3 stored every setting; 4, today's, written by
+settings.to_config, adds the names of the data's classes (class_names: runs of before trained on their
+dataset's own classes, the ten digits for MNIST, and store null). Plain dicts in, plain dicts out:
+settings.py checks the kinds of the values afterwards.
 """
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
 
 # The value each model setting had before it existed: a run stored without it was trained with that value.
 BEFORE_IT_EXISTED = {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '', 'clusters': 0}
@@ -27,6 +29,14 @@ def upgrade(config):
     version = config.get('version', 1)
     if version >= CURRENT_VERSION:
         return config
+    if version < 3:
+        config = to_version_3(config)
+    return dict(config, class_names=None, version=CURRENT_VERSION)   # the dataset's own classes
+
+
+def to_version_3(config):
+    """A config.json of version 1 or 2 as version 3 holds it."""
+    version = config.get('version', 1)
     model = dict(config['model'])
     model_type = config.get('model_type', 'gan')
     model['model_type'] = model_type
@@ -49,5 +59,5 @@ def upgrade(config):
     for name, value in UNSTORED.items():
         upgraded.setdefault(name, value)
     upgraded['model'] = model
-    upgraded['version'] = CURRENT_VERSION
+    upgraded['version'] = 3
     return upgraded

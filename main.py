@@ -3,6 +3,7 @@
     python main.py                                     # MNIST, 7000 steps, logs in summary/train
     python main.py --dataset fashion_mnist --logdir summary/fashion --steps 8000
     python main.py --logdir summary/train --steps 8000 # resume the same run and train it further
+    python main.py --data my_images/ --logdir summary/mine   # a subfolder of pictures per class: docs/own_images.md
 
 A new logdir gets config.json (every setting of the run), TensorBoard events, checkpoints and sample grids.
 Running again with the same logdir resumes from its latest checkpoint with the settings of config.json.
@@ -48,7 +49,8 @@ def build_parser():
     choices, parts = settings_lib.FLAG_CHOICES, settings_lib.PART_DEFAULTS
     add('--dataset', 'mnist (full set when cached or downloadable, else a bundled 5,000-digit sample), mnist_sample '
         'or fashion_mnist', choices=dataset_lib.DATASET_NAMES)
-    add('--data', 'read the digits from this .npz, IDX folder or IDX images file instead', metavar='PATH')
+    add('--data', 'read the images from this folder of class folders (a subfolder of PNG, JPEG, BMP or GIF pictures '
+        'per class), .npz, IDX folder or IDX images file instead', metavar='PATH')
     parser.add_argument('--logdir', metavar='DIR', default=DEFAULT_LOGDIR,
                         help='where config, events, checkpoints and sample grids go; an existing run there is '
                              'resumed (default %s)' % DEFAULT_LOGDIR)
@@ -150,8 +152,8 @@ def check_arguments(args):
     if not args.logdir.strip():
         raise UsageError('--logdir is empty: name a directory, e.g. --logdir %s' % DEFAULT_LOGDIR)
     if args.data is not None and not os.path.exists(args.data):
-        raise UsageError('--data %s: file not found; pass an existing .npz, MNIST IDX folder or IDX images file'
-                         % args.data)
+        raise UsageError('--data %s: file not found; pass an existing folder of class folders, .npz, MNIST IDX '
+                         'folder or IDX images file' % args.data)
     problem = rundir.logdir_problem(args.logdir)
     if problem:
         raise UsageError(problem)
@@ -165,12 +167,23 @@ def train_in_logdir(args):
     import runs
     try:
         stored = runs.read_config(args.logdir)
-        run, notes = settings_lib.resolve(given_settings(args), stored, name=args.logdir)
+        given = given_settings(args)
+        if stored is None:
+            given.update(classes_of_data(given))
+        run, notes = settings_lib.resolve(given, stored, name=args.logdir)
         for note in notes:
             say(note)
         return train(args, run, stored)
     except (UsageError, settings_lib.SettingsError, runs.RunError, dataset_lib.DataError) as error:
         return cli.fail(PROG, error)
+
+
+def classes_of_data(given):
+    """A new run's classes as its data has them (a folder's class folders, an .npz's class names, the dataset's
+    own): their number, and their names unless they are the dataset's."""
+    name = given.get('dataset', DEFAULTS['dataset'])
+    names = dataset_lib.data_class_names(name, given.get('data'))
+    return {'num_classes': len(names), 'class_names': None if names == dataset_lib.class_names(name) else names}
 
 
 def train(args, run, stored):
@@ -227,9 +240,12 @@ def train(args, run, stored):
 
 
 def load_data(run):
-    """The run's digits in batches; UsageError if the settings do not fit the data."""
+    """The run's images in batches; UsageError if the settings or the run's classes do not fit the data."""
     images, labels = dataset_lib.load_dataset(run.dataset, run.data)
     settings_lib.check(run, num_examples=len(labels))
+    changed = dataset_lib.classes_changed(run, dataset_lib.data_class_names(run.dataset, run.data), run.data)
+    if changed:   # a resumed run whose data gained or renamed classes
+        raise UsageError('%s: pass the data it was trained on, or train a new model with another --logdir' % changed)
     return dataset_lib.GANDataset(images, labels, run.model.noise_len, run.batch_size, seed=run.model.seed,
                                   num_classes=run.model.num_classes)
 
@@ -359,7 +375,7 @@ def finish(data, step, callbacks, logdir):
     say('trained to step %d' % step)
     say('checkpoint: %s' % path)
     say('last sample grid: %s' % samples.last_path)
-    say('draw digits: python generate.py --logdir %s --condition 3' % quote(logdir))
+    say(draw_command(logdir))
     return 0
 
 
@@ -389,8 +405,16 @@ def write_failure_fix(logdir):
 def already_trained(logdir, step, steps):
     say('%s is already trained to step %d (asked for %d): pass a larger --steps to train further' % (
         logdir, step, steps))
-    say('draw digits: python generate.py --logdir %s --condition 3' % quote(logdir))
+    say(draw_command(logdir))
     return 0
+
+
+def draw_command(logdir):
+    """The line that says how to draw one class of the run in logdir (its fourth, the digit 3 for MNIST)."""
+    import runs
+    names = dataset_lib.run_class_names(runs.read_settings(logdir))
+    return 'draw %s: python generate.py --logdir %s --condition %s' % (
+        'digits' if dataset_lib.are_digits(names) else 'images', quote(logdir), quote(names[min(3, len(names) - 1)]))
 
 
 if __name__ == '__main__':

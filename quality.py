@@ -1,5 +1,7 @@
 """The measuring stick for generated digits, as a library: metric functions, the real digits' side of every
-comparison, and the Evaluator that scores any sample function with the cached digit classifier (classifier.py).
+comparison, and the Evaluator that scores any sample function with the cached classifier (classifier.py). The
+digits stand for any classes: every figure per class is measured for each class of the data (the ten digits of
+MNIST, a folder's class folders), as many as the classifier tells apart.
 
 For generated digits: the share classified as the digit they were drawn for (overall and per digit); the
 Fréchet distance (FD) between classifier features of generated and real held-out digits, and its ratio to
@@ -19,7 +21,6 @@ import os
 import numpy as np
 from scipy.spatial.distance import pdist
 
-NUM_CLASSES = 10
 CHUNK_SIZE = 500              # generated images per sample_fn call, bounds memory
 MAX_NUM_PER_CLASS = 100000    # features of every generated digit are kept: about 1.7 KB each, 1.7 GB at most
 COLLAPSE_THRESHOLD = 0.5      # diversity ratio below this flags a digit as mode-collapsed
@@ -83,7 +84,7 @@ def diversity_ratio(gen_feats, real_feats):
     return mean_pairwise_distance(gen_feats) / real_spread
 
 
-def per_class_accuracy(predicted, labels, num_classes=NUM_CLASSES):
+def per_class_accuracy(predicted, labels, num_classes):
     """Share of correct predictions for each digit; nan for a digit that never occurs."""
     predicted, labels = np.asarray(predicted), np.asarray(labels)
     return [float(np.mean(predicted[labels == digit] == digit)) if np.any(labels == digit) else math.nan
@@ -94,7 +95,7 @@ def collapsed_digits(ratios):
     return [digit for digit, ratio in enumerate(ratios) if ratio < COLLAPSE_THRESHOLD]
 
 
-def class_shares(predicted, num_classes=NUM_CLASSES):
+def class_shares(predicted, num_classes):
     """Share of the images the classifier assigns to each class."""
     return (np.bincount(np.asarray(predicted, np.int64), minlength=num_classes) / max(len(predicted), 1)).tolist()
 
@@ -192,10 +193,10 @@ def manifold_figures(gen_feats, real_feats, k=MANIFOLD_K):
             'density': held / (real.k * len(gen.feats)), 'coverage': float(covered.mean())}
 
 
-def stratified_sample(labels, per_class, seed=REFERENCE_SEED):
+def stratified_sample(labels, per_class, num_classes, seed=REFERENCE_SEED):
     """Indices of per_class rows of every class (fewer where a class has fewer), a fixed random choice."""
     rng = np.random.default_rng(seed)
-    chosen = [rng.permutation(np.flatnonzero(labels == digit))[:per_class] for digit in range(NUM_CLASSES)]
+    chosen = [rng.permutation(np.flatnonzero(labels == digit))[:per_class] for digit in range(num_classes)]
     return np.sort(np.concatenate(chosen))
 
 
@@ -206,11 +207,12 @@ class RealDigits:
 
     Held-out digits (never seen by the classifier) are what generated digits are compared with; the
     classifier's training digits play a perfect generator for the reference row, and are the digits a
-    memorising generator would copy.
+    memorising generator would copy. The classes are the classifier's (num_classes).
     """
 
     def __init__(self, classifier, held_images, held_labels, train_images, train_labels):
         self.classifier = classifier
+        self.num_classes = classifier.num_classes
         self.held_labels = np.asarray(held_labels, np.int64)
         self.held_features, self.held_predicted = classifier.features_and_predictions(held_images)
         self.held_gaussian = Gaussian(self.held_features)
@@ -219,35 +221,35 @@ class RealDigits:
         self.train_neighbours = NearestNeighbours(self.train_images)
         self.train_labels = np.asarray(train_labels, np.int64)
         for name, labels in (('held-out', self.held_labels), ('training', self.train_labels)):
-            scarcest = np.bincount(labels, minlength=NUM_CLASSES).min()
+            scarcest = np.bincount(labels, minlength=self.num_classes).min()
             if scarcest < 2:
                 raise ValueError('the real %s digits hold %d examples of some digit; need 2 or more'
                                  % (name, scarcest))
         self.spread_per_class = [mean_pairwise_distance(self.held_features[self.held_labels == digit])
-                                 for digit in range(NUM_CLASSES)]
+                                 for digit in range(self.num_classes)]
         self.held_neighbour_median = float(np.median(self.train_neighbours.distances(held_images)))
         self._rows = {}
 
     def matched_per_class(self, per_class):
         """Digits per class on the generated side of the FD: as many as the reference can match."""
-        return int(min(per_class, np.bincount(self.train_labels, minlength=NUM_CLASSES).min()))
+        return int(min(per_class, np.bincount(self.train_labels, minlength=self.num_classes).min()))
 
     def reference(self, per_class):
         """The reference row for per_class generated digits per class: training digits as the generator."""
         matched = self.matched_per_class(per_class)
         if matched not in self._rows:
-            chosen = stratified_sample(self.train_labels, matched)
+            chosen = stratified_sample(self.train_labels, matched, self.num_classes)
             features = self.classifier.features(self.train_images[chosen])
             labels = self.train_labels[chosen]
-            ratios = [self.diversity(features[labels == digit], digit) for digit in range(NUM_CLASSES)]
+            ratios = [self.diversity(features[labels == digit], digit) for digit in range(self.num_classes)]
             self._rows[matched] = {
                 'accuracy': float(np.mean(self.held_predicted == self.held_labels)),
-                'per_class_accuracy': per_class_accuracy(self.held_predicted, self.held_labels),
+                'per_class_accuracy': per_class_accuracy(self.held_predicted, self.held_labels, self.num_classes),
                 'frechet_distance': frechet_distance(features, self.held_gaussian),
                 'frechet_per_class': matched,
                 'diversity_ratio': ratios,
                 'mode_collapse': collapsed_digits(ratios),
-                'class_shares': class_shares(self.held_predicted),
+                'class_shares': class_shares(self.held_predicted, self.num_classes),
                 **manifold_figures(features, self.held_manifold),
             }
         return copy.deepcopy(self._rows[matched])
@@ -288,24 +290,24 @@ def evaluate_samples(real, sample_fn, num_per_class, seed, conditioned=True):
         raise ValueError('num_per_class must be at least 2 (pairwise distances), got %d' % num_per_class)
     if num_per_class > MAX_NUM_PER_CLASS:
         raise ValueError('num_per_class must be at most %d, got %d' % (MAX_NUM_PER_CLASS, num_per_class))
-    labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int64), num_per_class)
+    labels = np.repeat(np.arange(real.num_classes, dtype=np.int64), num_per_class)
     np.random.default_rng(seed).shuffle(labels)
     features, predicted, neighbours = generate_and_measure(real, sample_fn, labels)
 
     reference = real.reference(num_per_class)
     # FD is biased upwards for small samples: the generated side gets as many digits as the reference.
-    matched = stratified_sample(labels, reference['frechet_per_class'], seed)
+    matched = stratified_sample(labels, reference['frechet_per_class'], real.num_classes, seed)
     distance = frechet_distance(features[matched], real.held_gaussian)
     groups = labels if conditioned else predicted
-    ratios = [real.diversity(features[groups == digit], digit) for digit in range(NUM_CLASSES)]
+    ratios = [real.diversity(features[groups == digit], digit) for digit in range(real.num_classes)]
     # A held-out set made of copies of training digits would leave nothing to compare with.
     memorisation = (float(np.median(neighbours)) / real.held_neighbour_median if real.held_neighbour_median
                     else math.nan)
     return {
         'conditioned': conditioned,
         'accuracy': float(np.mean(predicted == labels)) if conditioned else None,
-        'per_class_accuracy': per_class_accuracy(predicted, labels) if conditioned else None,
-        'class_shares': class_shares(predicted),
+        'per_class_accuracy': per_class_accuracy(predicted, labels, real.num_classes) if conditioned else None,
+        'class_shares': class_shares(predicted, real.num_classes),
         'frechet_distance': distance,
         'frechet_per_class': reference['frechet_per_class'],
         'frechet_ratio': distance / reference['frechet_distance'] if reference['frechet_distance'] else math.nan,
@@ -320,13 +322,15 @@ def evaluate_samples(real, sample_fn, num_per_class, seed, conditioned=True):
 
 
 class Evaluator:
-    """Loads (or trains once) the classifier and the real digits' figures; then scores any sample_fn."""
+    """Loads (or trains once) the classifier and the real digits' figures; then scores any sample_fn. The classes
+    are the data's (class_names)."""
 
     def __init__(self, dataset_name='mnist', data_path=None, cache_dir=None, num_per_class=1000):
         import classifier as classifier_lib   # TensorFlow: only when a classifier is needed
         self.num_per_class = num_per_class
         stick = classifier_lib.get_classifier(dataset_name, data_path, cache_dir)
         self.classifier, self.classifier_accuracy = stick.classifier, stick.accuracy
+        self.class_names = stick.class_names
         try:
             self.real = RealDigits(stick.classifier, stick.held_images, stick.held_labels,
                                    stick.train_images, stick.train_labels)

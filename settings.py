@@ -47,7 +47,7 @@ class ModelSettings:
     arch: str = 'dcgan'              # dcgan: strided convolutions; mlp: dense layers
     loss: str = 'gan'                # gan, wgan (a clipped critic) or wgan-gp (a gradient penalty)
     noise_len: int = 100
-    num_classes: int = 10
+    num_classes: int = 10            # the data's, 2 or more: a new run takes it from its data
     g_dim: Optional[int] = 64        # generator width: feature maps of its last hidden layer
     d_dim: Optional[int] = 64        # discriminator width: feature maps of its first layer
     condition_units: Optional[int] = 32      # the generator's label embedding (the MLP discriminator's too)
@@ -82,7 +82,10 @@ class RunSettings:
     """A training run: its model, its data, its schedule, and how often it saves, logs and measures."""
     model: ModelSettings
     dataset: str = 'mnist'
-    data: Optional[str] = None       # an .npz file or IDX files read instead of the dataset's own
+    data: Optional[str] = None       # a folder of class folders, an .npz or IDX files read instead of the dataset's
+    # The names of the data's classes in label order, as the data has them (a folder's class folders, an .npz's
+    # class_names); None: the dataset's own names, the digits for MNIST.
+    class_names: Optional[tuple] = None
     condition_vectors: Optional[str] = None   # the run's copy of --condition-vectors, a file in its logdir
     batch_size: int = 64
     k_steps: int = 1                 # discriminator steps per generator step
@@ -242,6 +245,8 @@ def problems(run, given=(), num_examples=None):
         if model.noise_len < 3:
             found.append('--model lapgan gives each of its 3 levels its own part of the noise: --noise-len must '
                          'be at least 3')
+    if model.num_classes < 2:
+        found.append('num_classes %d: a conditional GAN needs 2 or more classes to tell apart' % model.num_classes)
     if isinstance(run, RunSettings):
         found += run_problems(run, given, num_examples)
     return [' '.join(problem.split()) for problem in found]
@@ -249,6 +254,9 @@ def problems(run, given=(), num_examples=None):
 
 def run_problems(run, given, num_examples):
     found = []
+    if run.class_names is not None and len(run.class_names) != run.model.num_classes:
+        found.append('class_names lists %d names for %d classes (num_classes): one name per class' % (
+            len(run.class_names), run.model.num_classes))
     if run.condition_vectors and not run.model.uses_labels:
         found.append('--conditioning none uses no labels, so --condition-vectors would be ignored: leave out one '
                      'of the two flags')
@@ -321,6 +329,8 @@ def build(values, given=()):
             notes.append('%s is not read by these parts (%s): dropped' % (flag(field), why))
     cleared = {field: unread_value(field) for field in unread if field not in given or field in DROPPABLE}
     model = dataclasses.replace(model, **cleared)
+    if values['class_names'] is not None:
+        values['class_names'] = tuple(values['class_names'])   # config.json holds a list
     run = RunSettings(model=model, **{name: values[name] for name in RUN_FIELDS})
     return run, notes
 
@@ -407,6 +417,8 @@ def model_settings(model_type='gan', **given):
 def to_config(run, data_fingerprint=None):
     """The run as config.json holds it: every setting, the version, and what identifies its data."""
     config = dataclasses.asdict(run)
+    if run.class_names is not None:
+        config['class_names'] = list(run.class_names)
     config['version'] = CONFIG_VERSION
     config['data_fingerprint'] = data_fingerprint
     return config
@@ -434,6 +446,8 @@ KINDS = {
     'text': (lambda v: isinstance(v, str), 'a string'),
     'design': (lambda v: isinstance(v, dict) and set(v) == {f.name for f in dataclasses.fields(LevelDesign)},
                'an object of %s' % ', '.join(f.name for f in dataclasses.fields(LevelDesign))),
+    'names': (lambda v: isinstance(v, list) and len(v) >= 2 and all(isinstance(n, str) and n.strip() for n in v)
+              and len(set(v)) == len(v), 'a list of 2 or more different names'),
 }
 FIELD_KINDS = dict(
     {name: 'count' for name in ('noise_len', 'num_classes', 'g_dim', 'd_dim', 'condition_units', 'd_condition_maps',
@@ -441,13 +455,13 @@ FIELD_KINDS = dict(
                                 'summary_every', 'sample_every', 'log_every', 'eval_num_per_class')},
     clusters='whole', eval_every='whole', seed='seed', learning_rate='rate', d_learning_rate='rate', clip='rate',
     beta1='fraction', lr_decay='fraction', diversity_weight='weight', projection='flag', minibatch_stddev='flag',
-    concat_every_layer='flag', interpolate_conditions='flag', level_design='design',
+    concat_every_layer='flag', interpolate_conditions='flag', level_design='design', class_names='names',
     **{name: 'text' for name in ('model_type', 'conditioning', 'arch', 'loss', 'augment', 'dataset', 'data',
                                  'condition_vectors')})
 # Fields that may be null in a config.json.
 NULLABLE = ('g_dim', 'd_dim', 'condition_units', 'd_condition_maps', 'projection', 'minibatch_stddev',
             'concat_every_layer', 'beta1', 'clip', 'level_convs', 'level_design', 'data', 'condition_vectors',
-            'steps', 'epochs')
+            'steps', 'epochs', 'class_names')
 
 
 def from_config(config):
@@ -477,7 +491,7 @@ def from_config(config):
 # ---------------------------------------------------------------- naming a run
 
 # Fields that tell one run from another without making it another variant.
-NOT_VARIANT = ('seed', 'steps', 'epochs', 'num_classes') + CADENCE
+NOT_VARIANT = ('seed', 'steps', 'epochs', 'num_classes', 'class_names') + CADENCE   # the classes: the data's
 
 
 def variant_flags(run):

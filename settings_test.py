@@ -195,12 +195,37 @@ def test_config_json_is_the_value_written_out_and_read_back():
 
 @pytest.mark.parametrize('field, value', [('seed', 'x'), ('lr_decay', 'x'), ('condition_vectors', 5),
                                           ('batch_size', 0), ('learning_rate', -1e-4), ('level_design', 3),
-                                          ('projection', 'yes')])
+                                          ('projection', 'yes'), ('class_names', 'bag'),
+                                          ('class_names', ['bag', 'bag']), ('class_names', ['bag', 3])])
 def test_a_hand_edited_config_of_the_wrong_kind_names_the_field(field, value):
     config = settings.to_config(new(model_type='lapgan'))
     (config['model'] if field in settings.MODEL_FIELDS else config)[field] = value
     with pytest.raises(settings.SettingsError, match='"%s" is' % field):
         settings.from_config(config)
+
+
+def test_a_run_stores_the_names_of_its_classes_and_reads_them_back():
+    run = new(data='/somewhere/my_images', num_classes=3, class_names=['bag', 'boot', 'sneaker'])
+    config = json.loads(json.dumps(settings.to_config(run)))
+    assert config['class_names'] == ['bag', 'boot', 'sneaker'] and config['model']['num_classes'] == 3
+    assert settings.from_config(config) == run and run.class_names == ('bag', 'boot', 'sneaker')
+    assert settings.from_config(settings.to_config(run)) == run
+    assert settings.to_config(new())['class_names'] is None   # a dataset known by name: its own names
+
+
+def test_a_run_stored_before_class_names_existed_has_its_datasets_classes():
+    for model_type in ('gan', 'lapgan'):
+        config = settings.to_config(new(model_type=model_type, dataset='fashion_mnist'))
+        del config['class_names']
+        config['version'] = 3
+        run = settings.from_config(config)
+        assert (run.class_names, run.model.num_classes, run.model.model_type) == (None, 10, model_type)
+    assert settings.from_config(legacy_config('gan')).class_names is None
+
+
+def test_problem_a_name_for_each_class_and_two_classes_at_least():
+    assert '3 names' in refused(num_classes=2, class_names=['bag', 'boot', 'sneaker'])
+    assert '2 or more' in refused(num_classes=1)
 
 
 def test_a_hand_edited_config_that_cannot_work_names_the_problem():
@@ -236,6 +261,9 @@ def test_every_variant_has_a_name_of_its_own():
     assert len(set(names)) == len(names), names
     assert names[:3] == ['default', '--conditioning none', '--conditioning none --clusters 0']
     assert names[4] == '--lr-decay 0.5' and names[6] == '--data digits.npz'
+    # The classes follow from the data: they tell no variant apart.
+    assert settings.variant_name(new(data='/somewhere/my_images', num_classes=2, class_names=['bag', 'boot'])) == (
+        '--data my_images')
     # Seeds and steps tell runs apart, not variants.
     assert settings.variant_name(new(seed=3, steps=100)) == 'default'
 
