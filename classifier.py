@@ -474,8 +474,9 @@ def get_classifier(dataset_name, data_path=None, cache_dir=None, steps=None,
     check_cache(cache_dir)
     if steps is None:
         steps = LARGE_DATASET_STEPS if len(images) >= LARGE_DATASET_SIZE else SMALL_DATASET_STEPS
-    log_line('training the %s classifier (%d steps on %d %ss; cached in %s)'
-             % (dataset_name, steps, len(images), 'digit' if dataset.are_digits(names) else 'image', cache_dir))
+    log_line('training the %s (%d steps on %d %ss; cached in %s)'
+             % ('%s classifier' % dataset_name if data_path is None else 'classifier of %s' % data_path, steps,
+                len(images), 'digit' if dataset.are_digits(names) else 'image', cache_dir))
     started = time.time()
     classifier = Classifier(len(names), seed=seed)
     try:

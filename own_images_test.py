@@ -256,8 +256,15 @@ def measured(tmp_path_factory, home):
             patch.setenv(name, value)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             assert main_in_process(TINY + ['--data', folder, '--logdir', logdir]) == 0
+        with contextlib.redirect_stderr(io.StringIO()) as said:
             classifier.get_classifier('mnist', str(folder), cache_dir=cache, steps=20).classifier.close()
-    return type('Measured', (), dict(folder=folder, logdir=logdir, cache=cache))
+    return type('Measured', (), dict(folder=folder, logdir=logdir, cache=cache, classifier_said=said.getvalue()))
+
+
+def test_the_classifier_of_a_folder_is_named_after_the_folder_not_a_dataset(measured):
+    line, = [line for line in measured.classifier_said.splitlines() if 'training the' in line]
+    assert 'training the classifier of %s (20 steps on ' % measured.folder in line, line
+    assert 'mnist' not in line, line
 
 
 def evaluate_in_process(argv):
