@@ -133,11 +133,6 @@ def assert_one_error_line(stderr, *words):
 # ------------------------------------------------------------------------------------ fixtures
 
 @pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp('home')
-
-
-@pytest.fixture(scope='module')
 def trained(tmp_path_factory, home):
     """One real 4-step training run, shared (read-only) by the tests below."""
     base = tmp_path_factory.mktemp('trained')

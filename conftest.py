@@ -40,6 +40,36 @@ def block_network(monkeypatch):
 
 # --- helpers shared by the test files: `from conftest import build, random_dataset` ---------------
 
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A home folder of the test file's own, so that no cache or setting of the machine's user is read."""
+    return tmp_path_factory.mktemp("home")
+
+
+def offline_environment(home):
+    """A user's environment without the internet: data from the bundled sample or files, nothing downloaded."""
+    return {"GAN_OFFLINE": "1", "HOME": str(home), "KERAS_HOME": str(home / ".keras")}
+
+
+@pytest.fixture
+def offline(monkeypatch, home):
+    """Ask for it (`pytestmark = pytest.mark.usefixtures("offline")`) to run a test file's tests offline in its home."""
+    for name, value in offline_environment(home).items():
+        monkeypatch.setenv(name, value)
+
+
+def snapshot(directory):
+    """Every file and folder under directory, hidden ones too, with the bytes of the files."""
+    found = {}
+    for root, folders, names in os.walk(str(directory)):
+        for folder in folders:
+            found[os.path.relpath(os.path.join(root, folder), str(directory))] = "folder"
+        for name in names:
+            with open(os.path.join(root, name), "rb") as stream:
+                found[os.path.relpath(os.path.join(root, name), str(directory))] = stream.read()
+    return found
+
+
 def build(model_class=None, **kwargs):
     """A model (GANModel unless given) in a fresh graph you own, with an initialised session."""
     import tensorflow as tf

@@ -11,6 +11,7 @@ import pytest
 
 import generate
 import runs
+from conftest import offline_environment, snapshot
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--seed', '0',
@@ -59,15 +60,7 @@ with open(found + '.json', 'w') as stream:
 '''
 
 
-@pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp('home')
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, home):
-    for name, value in (('GAN_OFFLINE', '1'), ('HOME', str(home)), ('KERAS_HOME', str(home / '.keras'))):
-        monkeypatch.setenv(name, value)
+pytestmark = pytest.mark.usefixtures('offline')
 
 
 @pytest.fixture(scope='module')
@@ -80,7 +73,7 @@ def trained(tmp_path_factory, home):
             import main
             logdir = str(tmp_path_factory.mktemp(kind) / 'run')
             with pytest.MonkeyPatch.context() as patch:
-                for key, value in (('GAN_OFFLINE', '1'), ('HOME', str(home)), ('KERAS_HOME', str(home / '.keras'))):
+                for key, value in offline_environment(home).items():
                     patch.setenv(key, value)
                 assert main.main(TINY + KINDS[kind] + ['--logdir', logdir]) == 0
             done[kind] = logdir
@@ -123,18 +116,6 @@ def load_elsewhere(directory, noise, labels, workdir):
     assert result.returncode == 0, result.stderr
     with open(str(found) + '.json') as stream:
         return np.load(str(found) + '.npy'), json.load(stream)
-
-
-def snapshot(directory):
-    """Every file and folder under directory, hidden ones too, with the bytes of the files."""
-    found = {}
-    for root, folders, names in os.walk(str(directory)):
-        for folder in folders:
-            found[os.path.relpath(os.path.join(root, folder), str(directory))] = 'folder'
-        for name in names:
-            with open(os.path.join(root, name), 'rb') as stream:
-                found[os.path.relpath(os.path.join(root, name), str(directory))] = stream.read()
-    return found
 
 
 # ---------------------------------------------------------------- what the export draws

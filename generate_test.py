@@ -12,27 +12,20 @@ import pytest
 import generate
 import grids
 import runs
+from conftest import offline_environment
 
 TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8',
         '--seed', '0', '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0']
 
 
-@pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp('home')
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, home):
-    for name, value in (('GAN_OFFLINE', '1'), ('HOME', str(home)), ('KERAS_HOME', str(home / '.keras'))):
-        monkeypatch.setenv(name, value)
+pytestmark = pytest.mark.usefixtures('offline')
 
 
 def train(tmp_path_factory, home, name, flags=()):
     import main
     logdir = str(tmp_path_factory.mktemp(name) / 'run')
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in (('GAN_OFFLINE', '1'), ('HOME', str(home)), ('KERAS_HOME', str(home / '.keras'))):
+        for key, value in offline_environment(home).items():
             patch.setenv(key, value)
         assert main.main(TINY + list(flags) + ['--logdir', logdir]) == 0
     return logdir

@@ -46,11 +46,6 @@ def write_folder(folder, names=CLASSES, per_class=4):
     return folder
 
 
-@pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp('home')
-
-
 def environment(home):
     return {'GAN_OFFLINE': '1', 'HOME': str(home), 'KERAS_HOME': str(home / '.keras'),
             'GAN_CLASSIFIER_CACHE': str(home / 'classifiers')}

@@ -10,6 +10,8 @@ import zlib
 
 import pytest
 
+from conftest import snapshot
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8',
         '--seed', '0', '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0']
@@ -25,11 +27,6 @@ def environment(home):
 def run_script(script, args, home, cwd):
     return subprocess.run([sys.executable, os.path.join(HERE, script)] + [str(a) for a in args],
                           env=environment(home), cwd=str(cwd), capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope='module')
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp('home')
 
 
 @pytest.fixture(scope='module')
@@ -49,19 +46,6 @@ def workspace(trained, tmp_path):
     (space / 'run' / 'notes.txt').write_bytes(NOTES)
     (space / 'notes.txt').write_bytes(NOTES)
     return space
-
-
-def snapshot(directory):
-    """Every file and folder under directory, hidden ones too, with the bytes of the files."""
-    found = {}
-    for root, folders, names in os.walk(str(directory)):
-        for folder in folders:
-            found[os.path.relpath(os.path.join(root, folder), str(directory))] = 'folder'
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, 'rb') as stream:
-                found[os.path.relpath(path, str(directory))] = stream.read()
-    return found
 
 
 def png_of_size(path, width, height):
