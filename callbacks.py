@@ -15,8 +15,13 @@ import checkpoints
 import dataset as dataset_lib
 import grids
 import quality
+import rundir
 import settings
 from cli import write_atomically
+from ops import GRID_COLUMNS
+
+# A callback made by hand (not by for_run) keeps a run's own defaults.
+RUN = settings.RunSettings
 
 v1 = tf.compat.v1
 
@@ -34,7 +39,7 @@ class Callback(object):
         self.func(dataset, current_step)
 
 
-def fixed_grid_inputs(model, columns=10, seed=1234):
+def fixed_grid_inputs(model, columns=GRID_COLUMNS, seed=1234):
     """The same noise at every call, one row per class: progress is the only thing that changes."""
     noise = np.random.default_rng(seed).normal(size=(model.num_classes * columns, model.noise_len))
     labels = np.repeat(np.arange(model.num_classes), columns)
@@ -110,7 +115,7 @@ class SummaryCallback(Callback):
     `quality_charts`: the run writes quality/ figures too (EvaluationCallback), so the layout charts them.
     """
 
-    def __init__(self, session, model, logdir, every_step=100, image_every_step=None, columns=10,
+    def __init__(self, session, model, logdir, every_step=RUN.summary_every, image_every_step=None, columns=GRID_COLUMNS,
                  quality_charts=True):
         # TensorFlow names an events file by the second it opens it: a session resumed within that second
         # would truncate the earlier session's file. A nanosecond suffix gives it a file of its own that sorts
@@ -146,7 +151,7 @@ class SummaryCallback(Callback):
 class LogCallback(Callback):
     """One line: step, losses and probabilities (means since the last line), steps/s, img/s and the time left."""
 
-    def __init__(self, model, batch_size, k_steps=1, every_step=100, total_steps=None, stream=None):
+    def __init__(self, model, batch_size, k_steps=RUN.k_steps, every_step=RUN.log_every, total_steps=None, stream=None):
         stream = stream or sys.stdout
         state = {'time': time.time(), 'step': None}
         means = MetricMeans()
@@ -193,7 +198,8 @@ class CheckpointCallback(Callback):
     stays unknown) plus the wall-clock time since this callback was made.
     """
 
-    def __init__(self, session, logdir, every_step=1000, keep=3, seconds_before=0.0, trained_as=None):
+    def __init__(self, session, logdir, every_step=RUN.save_every, keep=checkpoints.KEEP, seconds_before=0.0,
+                 trained_as=None):
         self.saver = checkpoints.Saver(session, logdir, keep)
         self.trained_as = trained_as   # the model settings, as config.json holds them, saved beside each one
         self.seconds_before = seconds_before
@@ -215,8 +221,8 @@ class CheckpointCallback(Callback):
 class SampleGridCallback(Callback):
     """A PNG grid (one row per class, fixed noise) every few steps, under logdir/samples/."""
 
-    def __init__(self, session, model, logdir, every_step=500, columns=10, row_labels=None):
-        self.directory = os.path.join(logdir, 'samples')
+    def __init__(self, session, model, logdir, every_step=RUN.sample_every, columns=GRID_COLUMNS, row_labels=None):
+        self.directory = os.path.join(logdir, rundir.SAMPLES_NAME)
         noise, labels = fixed_grid_inputs(model, columns)
         feed = {model.noise_input: noise, model.right_condition_input: labels}
         self.last_path = None
@@ -240,7 +246,7 @@ class EvaluationCallback(Callback):
     line calls a class: a digit, or a class where the classes are not digits.
     """
 
-    def __init__(self, session, model, writer, make_evaluator, every_step=2500, chunk=500, stream=None,
+    def __init__(self, session, model, writer, make_evaluator, every_step=RUN.eval_every, chunk=500, stream=None,
                  clock=None, record_path=None, class_word='digit'):
         stream = stream or sys.stdout
         self.record_path = record_path or os.path.join(writer.get_logdir(), quality.QUALITY_RECORD_NAME)
@@ -351,7 +357,7 @@ def for_run(logdir, run, session, model, checkpoint_path=None):
         summary = SummaryCallback(session, model, logdir, every_step=run.summary_every,
                                   image_every_step=run.sample_every, quality_charts=evaluating)
         log = LogCallback(model, run.batch_size, run.k_steps, every_step=run.log_every, total_steps=run.steps)
-        checkpoint = CheckpointCallback(session, logdir, every_step=run.save_every, keep=3,
+        checkpoint = CheckpointCallback(session, logdir, every_step=run.save_every,
                                         seconds_before=seconds_before, trained_as=settings.to_config(run)['model'])
         names = dataset_lib.run_class_names(run)
         row_labels = dataset_lib.row_labels(names) if run.model.uses_labels else None

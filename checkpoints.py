@@ -19,6 +19,7 @@ tf = cli.import_tensorflow_quietly()
 v1 = tf.compat.v1
 
 CHECKPOINT_NAME = 'model.ckpt'
+KEEP = 3   # checkpoints kept: the newest, and two to fall back on should it be damaged
 TRAINING_SECONDS = 'training_seconds'
 TRAINED_AS = 'trained_as'
 
@@ -77,7 +78,7 @@ class Saver(object):
     written, so a run killed while saving leaves the previous one usable.
     """
 
-    def __init__(self, session, logdir, keep=3):
+    def __init__(self, session, logdir, keep=KEEP):
         os.makedirs(logdir, exist_ok=True)
         self.session = session
         self.prefix = os.path.join(logdir, CHECKPOINT_NAME)

@@ -15,6 +15,10 @@ import sys
 # numpy's and TensorFlow's seeds are unsigned 32-bit numbers.
 HIGHEST_SEED = 2 ** 32 - 1
 
+DEFAULT_LOGDIR = 'summary/train'
+# Arithmetic of a training step (model.py builds it; main.py and benchmark.py offer it before TensorFlow loads).
+PRECISIONS = ('auto', 'float32', 'bfloat16')
+
 
 def import_tensorflow_quietly():
     """TensorFlow, with its own log kept off the terminal, so that an error stays one line.

@@ -191,11 +191,6 @@ def fingerprint(images, labels):
     return {"shape": list(images.shape), "sha256": digest.hexdigest()}
 
 
-def load_mnist(path=None, split="train"):
-    """MNIST digits; see load_dataset."""
-    return load_dataset("mnist", path, split)
-
-
 def _scaled(raw_images):
     images = raw_images.astype(np.float32)
     images /= 127.5

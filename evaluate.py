@@ -52,7 +52,7 @@ def digits_per_class(text):
 def build_parser():
     parser = cli.OneLineArgumentParser(
         prog=PROG, description='Score trained generators with a digit classifier.')
-    parser.add_argument('--logdir', default='summary/train', help='training log dir with checkpoints')
+    parser.add_argument('--logdir', default=cli.DEFAULT_LOGDIR, help='training log dir with checkpoints')
     parser.add_argument('--compare', metavar='RUN_DIR', nargs='+',
                         help='score several runs: print a Markdown table (one row per run) and write a contact '
                              'sheet of their grids (--sheet)')

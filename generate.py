@@ -245,7 +245,8 @@ def build_parser():
     parser = cli.OneLineArgumentParser(
         prog=PROG, description='Draw digits, or the classes of a run\'s own data, with a trained conditional GAN.')
     parser.set_defaults(seed_given=False)
-    parser.add_argument('--logdir', default='summary/train', help='training run to draw from (default summary/train)')
+    parser.add_argument('--logdir', default=cli.DEFAULT_LOGDIR,
+                        help='training run to draw from (default %s)' % cli.DEFAULT_LOGDIR)
     parser.add_argument('--condition', default=None,
                         help="class to draw: a digit 0..9 for MNIST, a class's name or number for other data; or "
                              "all, a row per class (default all)")

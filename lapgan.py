@@ -31,7 +31,7 @@ def downsample(images):
     return tf.nn.avg_pool2d(images, 2, 2, 'VALID')
 
 
-def upsample(images, method='nearest'):
+def upsample(images, method):
     """Twice the height and width: 'nearest' repeats each pixel, 'bilinear' blends neighbours (3/4, 1/4)."""
     if method == 'bilinear':
         size = images.shape[1] * 2

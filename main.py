@@ -1,6 +1,6 @@
 """Train the conditional GAN.
 
-    python main.py                                     # MNIST, 7000 steps, logs in summary/train
+    python main.py                                     # MNIST, the default steps, logs in summary/train
     python main.py --dataset fashion_mnist --logdir summary/fashion --steps 8000
     python main.py --logdir summary/train --steps 8000 # resume the same run and train it further
     python main.py --data my_images/ --logdir summary/mine   # a subfolder of pictures per class: docs/own_images.md
@@ -29,7 +29,7 @@ import signals
 from cli import UsageError
 
 PROG = 'main.py'
-DEFAULT_LOGDIR = 'summary/train'
+DEFAULT_LOGDIR = cli.DEFAULT_LOGDIR
 DEFAULTS = settings_lib.defaults_of()
 
 
@@ -101,7 +101,7 @@ def build_parser():
     add('--eval-every', 'score generated digits with the classifier of evaluate.py every N steps, into '
         'TensorBoard; 0: never', metavar='N', type=cli.non_negative_int)
     add('--eval-num-per-class', 'generated digits per class for those scores', metavar='N', type=cli.positive_int)
-    parser.add_argument('--precision', choices=('auto', 'float32', 'bfloat16'), default='auto',
+    parser.add_argument('--precision', choices=cli.PRECISIONS, default='auto',
                         help='arithmetic of the training step: bfloat16 runs convolutions and products in '
                              'bfloat16, faster on processors made for it (weights stay float32); auto picks it '
                              'on those (default auto)')
@@ -157,7 +157,7 @@ def check_arguments(args):
     problem = rundir.logdir_problem(args.logdir)
     if problem:
         raise UsageError(problem)
-    if not os.path.exists(os.path.join(args.logdir, 'config.json')):
+    if not os.path.exists(os.path.join(args.logdir, rundir.CONFIG_NAME)):
         settings_lib.resolve(given_settings(args))   # a new run's flags are checked now, not after the import
 
 
@@ -294,7 +294,7 @@ def write_run_files(logdir, run, stored, condition_vectors, data):
     os.makedirs(logdir, exist_ok=True)
     if stored is not None:
         if run.data != stored.get('data'):
-            cli.write_json_atomically(os.path.join(logdir, runs.CONFIG_NAME), dict(stored, data=run.data))
+            cli.write_json_atomically(os.path.join(logdir, rundir.CONFIG_NAME), dict(stored, data=run.data))
         return
     if condition_vectors is not None:
         cli.write_atomically(os.path.join(logdir, run.condition_vectors),
@@ -309,7 +309,7 @@ def announce(logdir, checkpoint_path, start_step, steps, new_run):
         say('no checkpoint in %s yet: training its config.json model from step 0 to step %d' % (logdir, steps))
     else:
         say('new run in %s (settings in %s), training for %d steps' % (
-            logdir, os.path.join(logdir, 'config.json'), steps))
+            logdir, os.path.join(logdir, rundir.CONFIG_NAME), steps))
     say('events, checkpoints and sample grids go to %s' % logdir)
     say('watch training: tensorboard --logdir %s' % quote(logdir))
 

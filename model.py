@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
+import cli
 import clusters as clusters_lib
 import losses as losses_lib
 import networks
@@ -183,7 +184,7 @@ class GANBase(object):
             self.metric_tags[short] = name if '/' in name else scalar_tag(name)
         self.summaries = v1.summary.merge([v1.summary.scalar(self.metric_tags[n], t)
                                            for n, t in sorted(self.metric_tensors.items())])
-        self.grid_columns = v1.placeholder_with_default(tf.constant(10), (), name='grid_columns')
+        self.grid_columns = v1.placeholder_with_default(tf.constant(ops.GRID_COLUMNS), (), name='grid_columns')
         grid = ops.image_grid(self.networks.generated, self.grid_columns)
         self.image_summary = v1.summary.image('generated_digits', (grid + 1.0) / 2.0)
 
@@ -208,7 +209,8 @@ class GANBase(object):
         """Discriminator steps before generator step `step` (0-based): k_steps, or the rule's warm-up."""
         return self.rule.critic_steps(step, k_steps)
 
-    def fit(self, session, dataset, epochs=1, k_steps=1, callbacks=None, max_steps=None, learning_rate_scale=None):
+    def fit(self, session, dataset, epochs=1, k_steps=settings_lib.RunSettings.k_steps, callbacks=None, max_steps=None,
+            learning_rate_scale=None):
         """k discriminator steps, then one generator step, then the callbacks due at that step.
 
         Runs `epochs` passes over the data, or (with `max_steps`) until the global step,
@@ -312,7 +314,7 @@ class GANModel(GANBase):
 
 # --- sessions ------------------------------------------------------------------------------------
 
-PRECISIONS = ('auto', 'float32', 'bfloat16')
+PRECISIONS = cli.PRECISIONS
 
 
 def cpu_has_bfloat16():

@@ -159,6 +159,10 @@ def lrelu(x, alpha=0.2):
     return tf.nn.leaky_relu(x, alpha)
 
 
+# Samples in a row of a grid: ten, as there are digits.
+GRID_COLUMNS = 10
+
+
 def image_grid(images, columns):
     """(rows * columns, H, W, C) images -> one (1, rows * H, columns * W, C) picture, row by row."""
     _, height, width, channels = images.shape

@@ -16,6 +16,8 @@ import checkpoints
 LOGDIR_TEMPORARY = re.compile(r'^\.(config\.json|quality\.jsonl|condition_vectors\.npy|'
                               r'model\.ckpt-\d+\.dataset\.json)(\.[0-9a-f]{8})?\.tmp$')
 SAMPLES_TEMPORARY = re.compile(r'^\.step_\d+\.png(\.[0-9a-f]{8})?\.tmp$')
+# A run's settings, and the folder of its training sample grids.
+CONFIG_NAME = 'config.json'
 SAMPLES_NAME = 'samples'
 
 

@@ -18,12 +18,10 @@ tf = cli.import_tensorflow_quietly()
 import checkpoints  # noqa: E402  (these import TensorFlow too: after the quiet import)
 import lapgan  # noqa: E402
 import model  # noqa: E402
+from rundir import CONFIG_NAME  # noqa: E402
 
 v1 = tf.compat.v1
 
-CONFIG_NAME = 'config.json'
-# The training sample grids go into this folder of the logdir.
-SAMPLES_NAME = 'samples'
 MODEL_TYPES = {'gan': model.GANModel, 'lapgan': lapgan.LapGANModel}
 RETRAIN = 'train afresh with python main.py --logdir ANOTHER_DIR'
 # The largest magnitude a --condition-vectors file may hold.

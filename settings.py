@@ -15,6 +15,7 @@ import dataclasses
 import math
 from typing import Optional
 
+import cli
 import legacy
 
 CONFIG_VERSION = legacy.CURRENT_VERSION
@@ -437,8 +438,8 @@ def _number(value, low=0.0, high=math.inf, open_low=False):
 KINDS = {
     'count': (_count, 'a whole number of at least 1'),
     'whole': (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, 'a whole number of 0 or more'),
-    'seed': (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2 ** 32,
-             'a whole number from 0 to 4294967295'),
+    'seed': (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= cli.HIGHEST_SEED,
+             'a whole number from 0 to %d' % cli.HIGHEST_SEED),
     'rate': (lambda v: _number(v, open_low=True), 'a positive number'),
     'weight': (_number, 'a number of 0 or more'),
     'fraction': (lambda v: _number(v, high=1.0), 'a number from 0 to 1'),

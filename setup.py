@@ -10,7 +10,7 @@ setup(
                 'export', 'generate', 'grids', 'lapgan', 'legacy', 'logdir_lock', 'losses', 'main', 'model', 'networks',
                 'ops', 'quality', 'resume', 'rundir', 'runs', 'settings', 'signals'],
     install_requires=[
-        # The CPU build: half the download of `tensorflow`, and these machines have no GPU.
+        # The CPU build: half the download of `tensorflow`, for machines without a GPU.
         # Both import as `tensorflow`; for a GPU install `tensorflow==2.21.0` instead (see README).
         'tensorflow-cpu==2.21.0',
         'numpy==2.4.6',
