@@ -164,7 +164,10 @@ def load_dataset(name="mnist", path=None, split="train"):
         labels_source = source
     elif path is not None:
         raw_images, raw_labels, source, labels_source = _load_path(os.fspath(path), split)
-        num_classes = len(data_class_names(name, path))
+        names = data_class_names(name, path)
+        num_classes = len(names)
+        if names != class_names(name):   # classes of its own, not the named dataset's
+            what = f"{num_classes} classes"
     elif name == "mnist":
         raw_images, raw_labels, source = _load_mnist(split)
         labels_source = source

@@ -491,7 +491,14 @@ def test_an_npz_names_its_classes_with_a_class_names_array(tmp_path, capfd):
     np.savez(tmp_path / "mine.npz", x_train=x, y_train=np.arange(6) % 3, class_names=np.array(["cat", "dog", "owl"]))
     images, labels = load_dataset(path=tmp_path / "mine.npz")
     assert dataset.data_class_names(path=tmp_path / "mine.npz") == ["cat", "dog", "owl"]
-    assert capfd.readouterr().err.strip().endswith("6 images, 2 per class")
+    line = capfd.readouterr().err.strip()
+    assert line.startswith("dataset: 3 classes from ") and line.endswith("6 images, 2 per class"), line
+
+
+def test_a_file_of_the_ten_digits_is_still_announced_as_mnist(tmp_path, capfd):
+    write_npz(tmp_path / "ten.npz")
+    load_dataset("mnist", tmp_path / "ten.npz")
+    assert capfd.readouterr().err.startswith("dataset: mnist from "), "the digits keep their dataset's name"
 
 
 def test_ten_unnamed_classes_are_the_named_datasets_own(tmp_path):
