@@ -252,7 +252,7 @@ def build_parser():
                              'summaries, batch norm, threads, data format)')
     parser.add_argument('--peak-size', type=peak_size, default=2048,
                         help='matrix size of the matmul peak, at most %d (default 2048)' % MAX_PEAK_SIZE)
-    parser.add_argument('--precision', choices=model_lib.PRECISIONS, default='auto',
+    parser.add_argument('--precision', choices=cli.PRECISIONS, default='auto',
                         help='arithmetic of the timed training steps, as main.py --precision (default auto)')
     return parser
 

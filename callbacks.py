@@ -115,8 +115,8 @@ class SummaryCallback(Callback):
     `quality_charts`: the run writes quality/ figures too (EvaluationCallback), so the layout charts them.
     """
 
-    def __init__(self, session, model, logdir, every_step=RUN.summary_every, image_every_step=None, columns=GRID_COLUMNS,
-                 quality_charts=True):
+    def __init__(self, session, model, logdir, every_step=RUN.summary_every, image_every_step=None,
+                 columns=GRID_COLUMNS, quality_charts=True):
         # TensorFlow names an events file by the second it opens it: a session resumed within that second
         # would truncate the earlier session's file. A nanosecond suffix gives it a file of its own that sorts
         # after the earlier one, as TensorBoard reads them. TF2 refuses a FileWriter outside a graph.

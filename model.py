@@ -28,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-import cli
 import clusters as clusters_lib
 import losses as losses_lib
 import networks
@@ -313,9 +312,6 @@ class GANModel(GANBase):
 
 
 # --- sessions ------------------------------------------------------------------------------------
-
-PRECISIONS = cli.PRECISIONS
-
 
 def cpu_has_bfloat16():
     """True on processors with native bfloat16 arithmetic (AVX512-BF16 or AMX), where oneDNN runs it fast."""
