@@ -272,3 +272,30 @@ def test_a_real_process_refuses_a_folder_not_empty_in_one_line(trained, tmp_path
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith('generate.py: error: '), result.stderr
     assert 'not empty' in lines[0], lines
     assert snapshot(tmp_path) == before
+
+
+def test_a_users_folder_named_as_the_exports_temporary_one_is_kept_when_the_export_fails(trained, tmp_path,
+                                                                                          monkeypatch, capsys):
+    import secrets
+    import tensorflow as tf
+    # The user's folder has the very name the export draws first; the export must take another, and its
+    # failure must remove only the folder it made.
+    users = tmp_path / '.generator.0badc0de.tmp'
+    users.mkdir()
+    (users / 'notes.txt').write_bytes(NOTES)
+    real_token_hex, calls = secrets.token_hex, []
+
+    def token_hex(size):   # the user's name at every other draw: the check before the work and the export
+        calls.append(size)
+        return '0badc0de' if len(calls) % 2 else real_token_hex(size)
+    monkeypatch.setattr(secrets, 'token_hex', token_hex)
+    made = []
+
+    def fails(module, directory, signatures=None, **kwargs):
+        made.append(os.path.basename(directory))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(tf.saved_model, 'save', fails)
+    before = snapshot(tmp_path)
+    export_refused(['--logdir', trained('gan'), '--export', str(tmp_path / 'generator')], capsys, code=1)
+    assert len(made) == 1 and made[0] != users.name and made[0].startswith('.generator.'), made
+    assert snapshot(tmp_path) == before
