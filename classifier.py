@@ -288,17 +288,13 @@ def stratified_split(labels, per_class, names, seed=0, source='the training data
 
 def too_few_to_hold_out(source, names, label, count, per_class, in_folders):
     """The line for a class with too few examples to hold out per_class of them, and the fix for its kind of data."""
-    if dataset.are_digits(names):
-        return ('%s has no test split and only %d examples of digit %d: evaluation holds out %d of every digit and '
-                'keeps 2 or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at '
-                'least %d examples of every digit' % (source, count, label, per_class, per_class + 2))
     if in_folders:
-        return ('%s holds only %d images of %s: evaluation holds out %d images of every class and keeps 2 or more to '
-                'train on: put at least %d images in every class folder' % (
-                    source, count, class_text(names, label), per_class, per_class + 2))
-    return ('%s has no test split and only %d images of %s: evaluation holds out %d images of every class and keeps 2 '
-            'or more: give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at least %d images '
-            'of every class' % (source, count, class_text(names, label), per_class, per_class + 2))
+        fix = 'put at least %d images in every class folder' % (per_class + 2)
+    else:
+        fix = ('give it a test split (x_test and y_test in an .npz, or t10k-* IDX files) or at least %d images of '
+               'every class' % (per_class + 2))
+    return ('%s has no test split and only %d images of %s: evaluation holds out %d images of every class and keeps '
+            '2 or more to train on: %s' % (source, count, class_text(names, label), per_class, fix))
 
 
 def class_text(names, label):
@@ -386,9 +382,6 @@ def class_count_problem(source, train_labels, held_labels, held_out_from, names)
         counts = np.bincount(np.asarray(labels, np.int64), minlength=len(names))
         if counts.min() < 2:
             digit = int(np.argmin(counts))
-            if dataset.are_digits(names):
-                return ('the %s digits of %s hold %d examples of digit %d; evaluation measures every digit and needs '
-                        '2 or more of each: give it data with every digit' % (part, source, counts[digit], digit))
             return ('the %s images of %s hold %d of %s; evaluation measures every class and needs 2 or more of each: '
                     'give it data with images of every class' % (part, source, counts[digit],
                                                                    class_text(names, digit)))
