@@ -307,18 +307,33 @@ def load_training_and_held_out(dataset_name, data_path=None):
     names of the classes). A folder of class folders has no test split: its images are held out."""
     names = dataset.data_class_names(dataset_name, data_path)
     images, labels = dataset.load_dataset(dataset_name, path=data_path, split='train')
-    in_folders = data_path is not None and dataset.is_class_folder(data_path)
-    if dataset_name not in DATASETS_WITHOUT_TEST_SPLIT and not in_folders:
-        try:
-            test_images, test_labels = dataset.load_dataset(dataset_name, path=data_path, split='test')
-            return images, labels, test_images, test_labels, 'test split', names
-        except dataset.DataError as error:
-            log_line('no test split for %s (%s); holding out %d training %ss per class'
-                     % (dataset_name, error, HOLD_OUT_PER_CLASS, 'digit' if dataset.are_digits(names) else 'image'))
-    train, held_out = stratified_split(labels, HOLD_OUT_PER_CLASS, names, source=data_path or dataset_name,
-                                       in_folders=in_folders)
+    split = test_split(dataset_name, data_path, names)
+    if split is not None:
+        return images, labels, split[0], split[1], 'test split', names
+    train, held_out = hold_out(dataset_name, data_path, labels, names)
     return (images[train], labels[train], images[held_out], labels[held_out],
             'stratified hold-out, %d per class' % HOLD_OUT_PER_CLASS, names)
+
+
+def test_split(dataset_name, data_path, names):
+    """The data's test split as (images, labels), or None when it has none (a line says so where it was looked
+    for): its training images are then held out, HOLD_OUT_PER_CLASS per class (`hold_out`)."""
+    if dataset_name in DATASETS_WITHOUT_TEST_SPLIT or (data_path is not None and dataset.is_class_folder(data_path)):
+        return None
+    try:
+        return dataset.load_dataset(dataset_name, path=data_path, split='test')
+    except dataset.DataError as error:
+        log_line('no test split for %s (%s); holding out %d training %ss per class'
+                 % (dataset_name, error, HOLD_OUT_PER_CLASS, 'digit' if dataset.are_digits(names) else 'image'))
+        return None
+
+
+def hold_out(dataset_name, data_path, labels, names):
+    """(train indices, held-out indices) of the training images of data without a test split: the same for the
+    classifier and for a GAN that leaves the held-out images out of its training (settings.train_on_held_out)."""
+    in_folders = data_path is not None and dataset.is_class_folder(data_path)
+    return stratified_split(labels, HOLD_OUT_PER_CLASS, names, source=data_path or dataset_name,
+                            in_folders=in_folders)
 
 
 def read_cache(cache_dir, expected_fingerprint, num_classes):

@@ -9,7 +9,7 @@ settings.to_config, adds the names of the data's classes (class_names: runs of b
 dataset's own classes, the ten digits for MNIST, and store null). Plain dicts in, plain dicts out:
 settings.py checks the kinds of the values afterwards.
 """
-CURRENT_VERSION = 4
+CURRENT_VERSION = 5
 
 # The value each model setting had before it existed: a run stored without it was trained with that value.
 BEFORE_IT_EXISTED = {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '', 'clusters': 0}
@@ -31,7 +31,9 @@ def upgrade(config):
         return config
     if version < 3:
         config = to_version_3(config)
-    return dict(config, class_names=None, version=CURRENT_VERSION)   # the dataset's own classes
+    if version < 4:
+        config = dict(config, class_names=None)   # the dataset's own classes
+    return dict(config, train_on_held_out=True, version=CURRENT_VERSION)
 
 
 def to_version_3(config):

@@ -51,6 +51,8 @@ def build_parser():
         'or fashion_mnist', choices=dataset_lib.DATASET_NAMES)
     add('--data', 'read the images from this folder of class folders (a subfolder of PNG, JPEG, BMP or GIF pictures '
         'per class), .npz, IDX folder or IDX images file instead', metavar='PATH')
+    add('--train-on-held-out', 'data without a test split: train on the images the quality figures compare with '
+        'too, which makes those figures flatter the run', action='store_const', const=True)
     parser.add_argument('--logdir', metavar='DIR', default=DEFAULT_LOGDIR,
                         help='where config, events, checkpoints and sample grids go; an existing run there is '
                              'resumed (default %s)' % DEFAULT_LOGDIR)
@@ -242,12 +244,31 @@ def train(args, run, stored):
 def load_data(run):
     """The run's images in batches; UsageError if the settings or the run's classes do not fit the data."""
     images, labels = dataset_lib.load_dataset(run.dataset, run.data)
+    if not run.train_on_held_out:
+        images, labels = without_held_out(run, images, labels)
     settings_lib.check(run, num_examples=len(labels))
     changed = dataset_lib.classes_changed(run, dataset_lib.data_class_names(run.dataset, run.data), run.data)
     if changed:   # a resumed run whose data gained or renamed classes
         raise UsageError('%s: pass the data it was trained on, or train a new model with another --logdir' % changed)
     return dataset_lib.GANDataset(images, labels, run.model.noise_len, run.batch_size, seed=run.model.seed,
                                   num_classes=run.model.num_classes)
+
+
+def without_held_out(run, images, labels):
+    """The training images the measuring stick does not hold out (all of them when the data has a test split,
+    which is held out instead), so that the quality figures compare with images the GAN never trained on."""
+    import classifier
+    names = dataset_lib.data_class_names(run.dataset, run.data)
+    if classifier.test_split(run.dataset, run.data, names) is not None:
+        return images, labels
+    try:
+        train, held_out = classifier.hold_out(run.dataset, run.data, labels, names)
+    except dataset_lib.DataError as error:
+        say('training on all %d images: none can be held out for the quality figures (%s)' % (len(labels), error))
+        return images, labels
+    say('training on %d of the %d images: the quality figures compare with the %d held out, never trained on '
+        '(--train-on-held-out trains on them too)' % (len(train), len(labels), len(held_out)))
+    return images[train], labels[train]
 
 
 def with_evaluation_checked(run, asked):

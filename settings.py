@@ -88,6 +88,9 @@ class RunSettings:
     # class_names); None: the dataset's own names, the digits for MNIST.
     class_names: Optional[tuple] = None
     condition_vectors: Optional[str] = None   # the run's copy of --condition-vectors, a file in its logdir
+    # Data without a test split: False leaves out of training the images the measuring stick holds out
+    # (classifier.HOLD_OUT_PER_CLASS per class), so that every quality figure compares with images never trained on.
+    train_on_held_out: bool = False
     batch_size: int = 64
     k_steps: int = 1                 # discriminator steps per generator step
     # Generator steps to train to (None: count --epochs instead): a default run, quality points included, in
@@ -456,7 +459,7 @@ FIELD_KINDS = dict(
                                 'summary_every', 'sample_every', 'log_every', 'eval_num_per_class')},
     clusters='whole', eval_every='whole', seed='seed', learning_rate='rate', d_learning_rate='rate', clip='rate',
     beta1='fraction', lr_decay='fraction', diversity_weight='weight', projection='flag', minibatch_stddev='flag',
-    concat_every_layer='flag', interpolate_conditions='flag', level_design='design', class_names='names',
+    concat_every_layer='flag', interpolate_conditions='flag', train_on_held_out='flag', level_design='design', class_names='names',
     **{name: 'text' for name in ('model_type', 'conditioning', 'arch', 'loss', 'augment', 'dataset', 'data',
                                  'condition_vectors')})
 # Fields that may be null in a config.json.
