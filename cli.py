@@ -123,6 +123,14 @@ def fraction(text):
     return value
 
 
+def share(text):
+    """A number above 0, up to 1."""
+    value = _number(text, float, 0.0, 'a number above 0, up to 1')
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError('must be a number above 0, up to 1, got %s' % text)
+    return value
+
+
 def seed(text):
     return _number(text, int, 0, 'a whole number from 0 to %d' % HIGHEST_SEED, highest=HIGHEST_SEED)
 

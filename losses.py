@@ -113,6 +113,33 @@ def between(a, b):
     return blend * a + (1.0 - blend) * b
 
 
+# --- levers any loss may add: R1 at real images, top-k generator updates ---------------------------------
+
+def r1_penalty(judged):
+    """R1 (Mescheder et al. 2018): the mean squared norm of the gradient of the discriminator's logits for
+    (real image, right label) with respect to the real images, which keeps it from growing steep where the
+    real images are (how a discriminator that overfits a few thousand images shows)."""
+    (gradient,) = tf.gradients(tf.reduce_sum(judged.real), [judged.real_inputs])
+    return tf.reduce_mean(tf.reduce_sum(tf.square(gradient), axis=list(range(1, gradient.shape.ndims))))
+
+
+TOP_K_DECAY = 0.99   # the paper's: the share of the batch the generator learns from falls by 1% an epoch
+
+
+def top_k_share(share, epoch):
+    """The share of each generator batch that top-k learns from after `epoch` epochs (a tensor): all of it at
+    first, falling by TOP_K_DECAY an epoch down to `share`."""
+    return tf.maximum(tf.constant(share, tf.float32), tf.pow(TOP_K_DECAY, epoch))
+
+
+def best_judged(fake_logits, share):
+    """The logits of the ceil(share * B) generated images (one at least) the discriminator finds most real."""
+    flat = tf.reshape(fake_logits, [-1])
+    count = tf.cast(tf.shape(flat)[0], tf.float32)
+    k = tf.maximum(1, tf.cast(tf.math.ceil(share * count - 1e-6), tf.int32))
+    return tf.math.top_k(flat, k, sorted=False).values[:, None]
+
+
 # --- the mode-seeking term, which any loss's generator may add ---------------------------------------
 
 MODE_SEEKING_IMAGES = 64
@@ -202,15 +229,24 @@ PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discr
 GANLoss = collections.namedtuple('GANLoss', ('discriminator', 'generator', 'scalars') + PART_NAMES)
 
 
-def gan_loss(rule, judged, diversity_weight=0.0, labels=None):
+def gan_loss(rule, judged, diversity_weight=0.0, labels=None, r1_weight=0.0, top_k=None):
     """The losses of a model whose discriminators judged `judged` ({name: Judged}, '' for a single one): each
     by the rule, plus the generator's extra terms (GAN-INT's blended pairs, the mode-seeking term over the
-    images of each of `labels`), summed over the discriminators."""
+    images of each of `labels`), summed over the discriminators. Two levers: `r1_weight` adds R1 to each
+    discriminator's loss; `top_k`, a share of the batch (a tensor), lets the generator learn from its best
+    judged images only."""
     d_terms, g_terms, scalars = [], [], {}
     for name, pairs in judged.items():
         parts = rule.losses(pairs)
         generator = parts.generator
-        own = dict(parts.scalars, discriminator_loss=parts.discriminator)
+        own = dict(parts.scalars)
+        if r1_weight:
+            own['r1_penalty'] = r1_penalty(pairs)
+            parts = parts._replace(discriminator=parts.discriminator + r1_weight / 2 * own['r1_penalty'])
+        if top_k is not None:
+            own['top_k_share'] = top_k
+            generator = rule.generator_loss(best_judged(pairs.fake, top_k))
+        own['discriminator_loss'] = parts.discriminator
         if pairs.extra_fake is not None:
             own['interpolated_generator_loss'] = rule.generator_loss(pairs.extra_fake)
             generator += own['interpolated_generator_loss']

@@ -165,3 +165,95 @@ def test_fit_by_epochs_refuses_more_critic_steps_than_an_epoch_has_batches():
     model, session = build(g_dim=8, d_dim=8)
     with session, pytest.raises(ValueError, match='k_steps'):
         model.fit(session, random_dataset(size=8, batch_size=4), epochs=1, k_steps=3)
+
+
+# --- levers on the default loss: a penalty at real images, and a generator that learns from its best ---------
+
+def test_r1_penalty_is_the_squared_gradient_norm_of_the_discriminator_at_real_images():
+    """R1 (Mescheder et al. 2018): the discriminator pays for a steep slope at real data, where an overfit one
+    is steepest; its logits are read at the real images themselves, with the right labels."""
+    real = np.random.default_rng(0).normal(size=(4, 28, 28, 1)).astype(np.float32)
+
+    def penalty(norm):
+        def judged():
+            inputs = tf.constant(real)
+            critic = linear_critic(unit((28, 28, 1), norm))
+            return losses.r1_penalty(losses.Judged(critic(inputs, None), None, real_inputs=inputs))
+        return evaluate(judged)
+    assert penalty(0.0) == pytest.approx(0.0, abs=1e-6)
+    assert penalty(3.0) == pytest.approx(9.0, rel=1e-4)
+
+
+def test_the_r1_weight_adds_half_of_it_times_the_penalty_to_the_discriminators_loss_only():
+    def parts(weight):
+        def made():
+            inputs = tf.constant(np.zeros((2, 28, 28, 1), np.float32))
+            real = linear_critic(unit((28, 28, 1), 2.0))(inputs, None)
+            judged = losses.Judged(real, logits(FAKE), logits(WRONG), real_inputs=inputs)
+            loss = losses.gan_loss(losses.RULES['gan'], {'': judged}, r1_weight=weight)
+            return loss.discriminator, loss.generator, loss.scalars.get('r1_penalty', tf.constant(-1.0))
+        return evaluate(made)
+    plain, penalised = parts(0.0), parts(10.0)
+    assert plain[2] == -1.0 and penalised[2] == pytest.approx(4.0, rel=1e-4)
+    assert penalised[0] == pytest.approx(plain[0] + 10.0 / 2 * 4.0, rel=1e-4)
+    assert penalised[1] == pytest.approx(plain[1])
+
+
+def test_top_k_the_generator_learns_only_from_its_best_judged_images():
+    """Sinha et al. 2020: the generator's loss over the k images the discriminator finds most real; the
+    discriminator's loss still judges them all."""
+    fake = [-1.0, 0.3, 2.0, -0.5]
+
+    def parts(fraction):
+        def made():
+            loss = losses.gan_loss(losses.RULES['gan'], {'': losses.Judged(logits(REAL * 2), logits(fake),
+                                                                           logits(WRONG * 2))},
+                                   top_k=tf.constant(fraction))
+            return loss.discriminator, loss.generator
+        return evaluate(made)
+    every, half = parts(1.0), parts(0.5)
+    assert every[1] == pytest.approx(cross_entropy(np.asarray(fake), 1))
+    assert half[1] == pytest.approx(cross_entropy(np.asarray([2.0, 0.3]), 1))
+    assert half[0] == pytest.approx(every[0])
+    assert parts(0.1)[1] == pytest.approx(cross_entropy(np.asarray([2.0]), 1))   # one image at least
+
+
+def test_top_k_keeps_every_image_at_first_and_its_share_at_the_end():
+    """k anneals from the whole batch by 0.99 an epoch down to the share asked for, as the paper does."""
+    def share(fraction, epoch):
+        return evaluate(lambda: losses.top_k_share(fraction, tf.constant(float(epoch))))
+    assert share(0.75, 0) == 1.0 and share(0.75, 10) == pytest.approx(0.99 ** 10)
+    assert share(0.75, 1000) == 0.75 and share(1.0, 1000) == 1.0
+
+
+class FeedSpy:
+    """A session that records what each generator step fed to `placeholder`."""
+
+    def __init__(self, session, model, placeholder):
+        self.session, self.model, self.placeholder, self.fed = session, model, placeholder, []
+
+    def run(self, fetches, feed_dict=None, **kwargs):
+        if isinstance(fetches, list) and self.model.g_optimizer in fetches:
+            self.fed.append(feed_dict.get(self.placeholder))
+        return self.session.run(fetches, feed_dict, **kwargs)
+
+
+def test_fit_feeds_top_k_the_epochs_trained_so_far():
+    model, session = build(g_dim=8, d_dim=8, top_k=0.5)
+    with session:
+        spy = FeedSpy(session, model, model.epoch_input)
+        model.fit(spy, random_dataset(size=8, batch_size=4), epochs=None, k_steps=1, max_steps=4)   # 2 steps an epoch
+        assert spy.fed == [0.0, 0.5, 1.0, 1.5]
+        share = session.run(model.loss.scalars['top_k_share'], {model.epoch_input: 10.0})
+    assert share == pytest.approx(0.99 ** 10)
+
+
+def test_a_model_with_both_levers_trains_and_logs_them():
+    model, session = build(g_dim=8, d_dim=8, r1_weight=10.0, top_k=0.5)
+    with session:
+        assert model.metric_tags['r1_penalty'] == 'loss/r1_penalty'
+        before = [session.run(v) for v in model.generator_variables + model.discriminator_variables]
+        model.fit(session, random_dataset(size=8, batch_size=4), epochs=None, k_steps=1, max_steps=2)
+        after = [session.run(v) for v in model.generator_variables + model.discriminator_variables]
+        assert model.last_metrics['r1_penalty'] > 0 and 0.5 < model.last_metrics['top_k_share'] < 1
+    assert all(not np.array_equal(b, a) for b, a in zip(before, after))

@@ -96,6 +96,11 @@ def build_parser():
     add('--augment', 'differentiable augmentation of every image the discriminator sees, real and generated: '
         'random shifts of up to 2 pixels, a blanked 7x7 square, or both', 'none', choices=choices['augment'],
         metavar='|'.join(name for name in choices['augment'] if name))
+    add('--r1-weight', 'gamma of R1: the discriminator pays gamma/2 times its squared gradient at real images, '
+        'which keeps it from overfitting the training images (0: none)', metavar='GAMMA',
+        type=cli.non_negative_float)
+    add('--top-k', 'top-k updates: the generator learns only from the share of each batch the discriminator finds '
+        'most real, falling from 1 by 1%% an epoch to this share (1: every image)', metavar='SHARE', type=cli.share)
     for name, what in (('--save-every', 'save a checkpoint'), ('--summary-every', 'write TensorBoard losses and '
                        'probabilities'), ('--sample-every', 'write a sample grid to <logdir>/samples'),
                        ('--log-every', 'print a progress line')):

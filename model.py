@@ -95,8 +95,9 @@ class GANBase(object):
                                           if v not in self.generator_variables]
         if self.conditions.clusters is not None:
             self.generator_state_variables.append(self.conditions.clusters.shares)
+        top_k = losses_lib.top_k_share(settings.top_k, self.epoch_input) if settings.top_k < 1 else None
         self.loss = losses_lib.gan_loss(self.rule, self.networks.judged, settings.diversity_weight,
-                                        self.conditions.labels)
+                                        self.conditions.labels, settings.r1_weight, top_k)
         self.train_ops = build_train_ops(self.rule, settings, self.loss, self.discriminator_variables,
                                          self.generator_variables, self.global_step)
         self._build_summaries()
@@ -121,6 +122,8 @@ class GANBase(object):
         self.discriminator_input = v1.placeholder(tf.float32, (None,) + IMAGE_SHAPE, name='discriminator_input')
         # False (the default) normalises with moving statistics: what generation wants.
         self.is_training = v1.placeholder_with_default(False, (), name='is_training')
+        # The epochs trained so far, fed by fit: what top-k anneals by.
+        self.epoch_input = v1.placeholder_with_default(0.0, (), name='epoch')
         # GAN-INT: the generator step also gets second labels; left unfed, they repeat the right ones.
         self.second_condition_input = v1.placeholder_with_default(
             self.right_condition_input, (None,), name='second_condition_input') if (
@@ -227,6 +230,7 @@ class GANBase(object):
         g_fetches = {name: d_fetches.pop(name) for name in list(d_fetches)
                      if name.endswith(GENERATOR_METRICS)}
         step = session.run(self.global_step)
+        steps_per_epoch = max(1, dataset.batches_per_epoch // k_steps)
         epoch = 0
         while max_steps is None or step < max_steps:
             critic_steps = self.critic_steps(step, k_steps)
@@ -235,7 +239,9 @@ class GANBase(object):
                 if epoch >= epochs:
                     break
                 dataset.reset()
-            scale = {} if learning_rate_scale is None else {self.learning_rate_scale: learning_rate_scale(step)}
+            scale = {self.epoch_input: step / steps_per_epoch}
+            if learning_rate_scale is not None:
+                scale[self.learning_rate_scale] = learning_rate_scale(step)
             for _ in range(critic_steps):
                 d_values, _ = session.run([d_fetches, self.d_optimizer], {**self.d_feed(dataset), **scale})
             g_values, _ = session.run([g_fetches, self.g_optimizer], {**self.g_feed(dataset), **scale})

@@ -60,6 +60,8 @@ class ModelSettings:
     interpolate_conditions: bool = False     # GAN-INT: G also learns from halfway blends of two labels
     diversity_weight: float = 0.3    # weight of the mode-seeking term in G's loss
     augment: str = ''                # differentiable augmentation of what D sees: translation, cutout
+    r1_weight: float = 0.0           # gamma of R1, gamma/2 * |grad D(real)|^2 added to D's loss (0: none)
+    top_k: float = 1.0               # top-k: the share of each batch G learns from at the end of its annealing
     learning_rate: float = 2e-4      # the generator's; the discriminator's too unless d_learning_rate
     d_learning_rate: Optional[float] = None  # None: the generator's rate
     beta1: Optional[float] = 0.5     # Adam's first-moment decay
@@ -446,6 +448,7 @@ KINDS = {
     'rate': (lambda v: _number(v, open_low=True), 'a positive number'),
     'weight': (_number, 'a number of 0 or more'),
     'fraction': (lambda v: _number(v, high=1.0), 'a number from 0 to 1'),
+    'share': (lambda v: _number(v, high=1.0, open_low=True), 'a number above 0, up to 1'),
     'flag': (lambda v: isinstance(v, bool), 'true or false'),
     'text': (lambda v: isinstance(v, str), 'a string'),
     'design': (lambda v: isinstance(v, dict) and set(v) == {f.name for f in dataclasses.fields(LevelDesign)},
@@ -458,7 +461,7 @@ FIELD_KINDS = dict(
                                 'level_convs', 'batch_size', 'k_steps', 'steps', 'epochs', 'save_every',
                                 'summary_every', 'sample_every', 'log_every', 'eval_num_per_class')},
     clusters='whole', eval_every='whole', seed='seed', learning_rate='rate', d_learning_rate='rate', clip='rate',
-    beta1='fraction', lr_decay='fraction', diversity_weight='weight', projection='flag', minibatch_stddev='flag',
+    beta1='fraction', lr_decay='fraction', diversity_weight='weight', r1_weight='weight', top_k='share', projection='flag', minibatch_stddev='flag',
     concat_every_layer='flag', interpolate_conditions='flag', train_on_held_out='flag', level_design='design', class_names='names',
     **{name: 'text' for name in ('model_type', 'conditioning', 'arch', 'loss', 'augment', 'dataset', 'data',
                                  'condition_vectors')})
