@@ -18,7 +18,7 @@ TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-d
         '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0']
 # The kinds of generator an export holds: labels in or not, one network or a pyramid, clusters or none.
 KINDS = {'gan': [], 'lapgan': ['--model', 'lapgan'], 'clusters': ['--conditioning', 'none'],
-         'original': ['--conditioning', 'none', '--clusters', '0']}
+         'original': ['--conditioning', 'none', '--clusters', '0'], 'averaged': ['--ema-decay', '0.9']}
 NOTES = b'what I tried, and why\n'
 
 # Run in a fresh process: loads the export with TensorFlow alone, draws for the given noise and labels, and writes

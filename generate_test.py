@@ -168,3 +168,20 @@ def test_a_gif_that_cannot_be_written_is_exit_1(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(grids, 'save_gif', fails)
     assert generate.main(['--logdir', str(logdir), '--gif']) == 1
     assert len(error_lines(capsys)) == 1
+
+
+def test_a_run_with_an_averaged_generator_draws_from_the_averaged_weights(tmp_path_factory, home):
+    """The checkpoint keeps the averages beside the weights; a restored generator reads them."""
+    logdir = train(tmp_path_factory, home, 'averaged', ['--ema-decay', '0.5'])
+    with runs.load_generator(logdir) as generator:
+        model = generator._model
+        averages = [v for v in generator.variables if v.op.name.endswith('_average')]
+        assert len(averages) == len(model.generator_variables)
+        drawn = generator.sample(np.arange(10), seed=0)
+        weights = {v.op.name: v for v in model.generator_variables}
+        trained = generator.values(weights[v.op.name[:-len('_average')]] for v in averages)
+        assert any(not np.array_equal(a, t) for a, t in zip(generator.values(averages), trained))
+        with model.graph.as_default():
+            for average, value in zip(averages, trained):
+                average.load(value, generator._session)
+        assert not np.allclose(generator.sample(np.arange(10), seed=0), drawn, atol=1e-4)

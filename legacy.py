@@ -33,7 +33,7 @@ def upgrade(config):
         config = to_version_3(config)
     if version < 4:
         config = dict(config, class_names=None)   # the dataset's own classes
-    model = dict(config['model'], r1_weight=0.0, top_k=1.0)   # levers added in version 5
+    model = dict(config['model'], r1_weight=0.0, top_k=1.0, ema_decay=0.0)   # levers added in version 5
     return dict(config, model=model, train_on_held_out=True, version=CURRENT_VERSION)
 
 

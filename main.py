@@ -101,6 +101,9 @@ def build_parser():
         type=cli.non_negative_float)
     add('--top-k', 'top-k updates: the generator learns only from the share of each batch the discriminator finds '
         'most real, falling from 1 by 1%% an epoch to this share (1: every image)', metavar='SHARE', type=cli.share)
+    add('--ema-decay', 'draw (grids, quality points, generate.py, evaluate.py, exports) from a moving average of '
+        'the generator\'s weights at this decay, e.g. 0.999, warmed up as (1 + step) / (10 + step) (0: the trained '
+        'weights)', metavar='DECAY', type=cli.fraction)
     for name, what in (('--save-every', 'save a checkpoint'), ('--summary-every', 'write TensorBoard losses and '
                        'probabilities'), ('--sample-every', 'write a sample grid to <logdir>/samples'),
                        ('--log-every', 'print a progress line')):

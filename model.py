@@ -51,7 +51,7 @@ Conditions = collections.namedtuple('Conditions', 'generator right wrong labels 
 # the images alone), what each discriminator judged ({name: losses.Judged}, '' for a model with one), and
 # `final`, the Judged of the discriminator that judges the 28x28 images: the walkthrough's three outputs.
 # Its variables live under the 'generator/' and 'discriminator/' scopes.
-Networks = collections.namedtuple('Networks', 'generated stages judged final')
+Networks = collections.namedtuple('Networks', 'generated stages judged final drawn averages', defaults=(None, None))
 # The training ops: a discriminator (critic) step, a generator step that counts the global step, and the
 # placeholder that scales both learning rates (a schedule).
 TrainOps = collections.namedtuple('TrainOps', 'd_step g_step learning_rate_scale')
@@ -99,12 +99,13 @@ class GANBase(object):
         self.loss = losses_lib.gan_loss(self.rule, self.networks.judged, settings.diversity_weight,
                                         self.conditions.labels, settings.r1_weight, top_k)
         self.train_ops = build_train_ops(self.rule, settings, self.loss, self.discriminator_variables,
-                                         self.generator_variables, self.global_step)
+                                         self.generator_variables, self.global_step, self.networks.averages)
+        # What drawing runs: the generator of the averaged weights where there is one, else the trained one.
+        self.generated_image = self.networks.generated if self.networks.drawn is None else self.networks.drawn
         self._build_summaries()
         self.last_metrics = {}
 
         # The walkthrough's names for what the stages built.
-        self.generated_image = self.networks.generated
         final = self.networks.final
         self.discriminated_real_right_logits, self.discriminated_fake_logits = final.real, final.fake
         self.discriminated_real_wrong_logits = final.wrong
@@ -187,7 +188,7 @@ class GANBase(object):
         self.summaries = v1.summary.merge([v1.summary.scalar(self.metric_tags[n], t)
                                            for n, t in sorted(self.metric_tensors.items())])
         self.grid_columns = v1.placeholder_with_default(tf.constant(ops.GRID_COLUMNS), (), name='grid_columns')
-        grid = ops.image_grid(self.networks.generated, self.grid_columns)
+        grid = ops.image_grid(self.generated_image, self.grid_columns)
         self.image_summary = v1.summary.image('generated_digits', (grid + 1.0) / 2.0)
 
     # --- training --------------------------------------------------------------------------------------
@@ -255,10 +256,10 @@ class GANBase(object):
         return step
 
 
-def build_train_ops(rule, settings, loss, d_variables, g_variables, global_step):
+def build_train_ops(rule, settings, loss, d_variables, g_variables, global_step, averages=None):
     """TrainOps: each optimizer (the rule's, at the settings' rates) minimises its network's loss over its own
     variables and runs its own network's batch-norm updates; the rule's op after each critic step (WGAN's
-    clipping) runs after the discriminator's."""
+    clipping) runs after the discriminator's; the generator's `averages`, if any, follow its step."""
     scale = v1.placeholder_with_default(1.0, (), name='learning_rate_scale')
     update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
     with v1.variable_scope('train'):
@@ -271,6 +272,9 @@ def build_train_ops(rule, settings, loss, d_variables, g_variables, global_step)
         with tf.control_dependencies([op for op in update_ops if op.name.startswith('generator/')]):
             g_step = rule.optimizer(settings.learning_rate * scale, settings.beta1).minimize(
                 loss.generator, var_list=g_variables, global_step=global_step, name='g_optimizer')
+        if averages:
+            with tf.control_dependencies([g_step]):
+                g_step = ops.update_averages(averages, settings.ema_decay, global_step)
     return TrainOps(d_step, g_step, scale)
 
 
@@ -300,6 +304,12 @@ class GANModel(GANBase):
                                      self.settings)
 
         generated = generate(conditions.generator, reuse=False)
+        drawn, averages = None, None
+        if self.settings.ema_decay:
+            # The same generator once more, reading the moving average of its weights: what drawing uses.
+            averages = ops.averaged_copies(v1.trainable_variables('generator/'))
+            with v1.variable_scope('', custom_getter=ops.reading(averages)), ops.no_new_update_ops():
+                drawn = generate(conditions.generator, reuse=True)
         # One discriminator, its variables shared by scope, judges the three pairs.
         real_right = discriminate(self.discriminator_input, conditions.right, reuse=False)
         fake = discriminate(generated, conditions.generator)
@@ -314,7 +324,7 @@ class GANModel(GANBase):
         judged = losses_lib.Judged(real_right, fake, real_wrong, real_inputs=self.discriminator_input,
                                    fake_inputs=generated, right=conditions.right, critic=discriminate,
                                    generated=generated, noise=conditions.noise, extra_fake=extra_fake)
-        return Networks(generated, [generated], {'': judged}, judged)
+        return Networks(generated, [generated if drawn is None else drawn], {'': judged}, judged, drawn, averages)
 
 
 # --- sessions ------------------------------------------------------------------------------------

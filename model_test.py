@@ -351,3 +351,48 @@ def test_the_discriminator_can_see_every_image_through_a_differentiable_augmenta
     plain, augmented = outputs
     np.testing.assert_array_equal(plain[0], plain[1])
     assert not np.allclose(augmented[0], augmented[1])
+
+
+# --- the averaged generator (--ema-decay) ------------------------------------------------------
+
+def averages_of(model):
+    """{trained weight: its average} by name: the averages sit beside the weights, named <weight>_average."""
+    state = {v.op.name: v for v in model.generator_state_variables}
+    return {v: state[v.op.name + '_average'] for v in model.generator_variables}
+
+
+def test_the_averaged_generator_starts_at_the_trained_weights_and_follows_them_with_a_warm_up():
+    """After step n the average moves by 1 - d toward the weights, d = min(decay, (1 + n) / (10 + n)), so that
+    early averages are not dragged back to the random start."""
+    model, session = build(g_dim=8, d_dim=8, ema_decay=0.5, seed=0)
+    with session:
+        averages = averages_of(model)
+        assert len(averages) == len(model.generator_variables)
+        start = values(session, model.generator_variables)
+        assert all(np.array_equal(a, b) for a, b in zip(start, values(session, averages.values())))
+        model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=1)
+        trained = values(session, model.generator_variables)
+        decay = min(0.5, 2 / 11)
+        for before, after, average in zip(start, trained, values(session, averages.values())):
+            np.testing.assert_allclose(average, decay * before + (1 - decay) * after, rtol=1e-5, atol=1e-6)
+        assert any(changed(trained, values(session, averages.values())))
+
+
+def test_with_an_averaged_generator_every_drawing_uses_the_averaged_weights():
+    model, session = build(g_dim=8, d_dim=8, ema_decay=0.9, seed=0)
+    with session:
+        model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=3)
+        feed = {model.noise_input: np.random.default_rng(0).normal(size=(4, 100)),
+                model.right_condition_input: [0, 1, 2, 3]}
+        drawn = session.run(model.generated_image, feed)
+        trained = session.run(model.networks.generated, feed)
+        assert not np.allclose(drawn, trained, atol=1e-4)
+        for weight, average in averages_of(model).items():
+            session.run(average.assign(weight))
+        np.testing.assert_allclose(session.run(model.generated_image, feed), trained, atol=1e-5)
+
+
+def test_without_an_averaged_generator_drawing_uses_the_trained_weights(model_and_session):
+    model, session = model_and_session
+    assert model.generated_image is model.networks.generated
+    assert not [v for v in model.generator_state_variables if v.op.name.endswith('_average')]

@@ -119,6 +119,38 @@ def no_new_update_ops():
         del updates[kept:]
 
 
+# --- an averaged copy of a network's weights -------------------------------------------------------------
+
+AVERAGE_SUFFIX = '_average'
+
+
+def averaged_copies(variables):
+    """{variable: its average}: a non-trainable copy of each, named <name>_average beside it and starting at its
+    initial value, for a network drawn from the moving average of its weights (`update_averages`)."""
+    # Built from the variable's own initial value tensor: one initialising run computes it once for both.
+    return {variable: v1.Variable(variable.initial_value, trainable=False,
+                                  name=variable.op.name + AVERAGE_SUFFIX) for variable in variables}
+
+
+def update_averages(averages, decay, step):
+    """One op moving each average by (1 - d) toward its variable, d = min(decay, (1 + step) / (10 + step)): a
+    short horizon while the weights are young, as tf.train.ExponentialMovingAverage's num_updates gives."""
+    step = tf.cast(step, tf.float32)
+    rate = 1.0 - tf.minimum(decay, (1.0 + step) / (10.0 + step))
+    return tf.group(*[average.assign_add(rate * (variable - average)) for variable, average in averages.items()],
+                    name='update_averages')
+
+
+def reading(averages):
+    """A custom getter for variable_scope: a network built under it reads the averages in place of the weights."""
+    by_name = {variable.op.name: average for variable, average in averages.items()}
+
+    def read_average(getter, *args, **kwargs):   # variable_scope passes the next getter as `getter`
+        variable = getter(*args, **kwargs)
+        return by_name.get(variable.op.name, variable)
+    return read_average
+
+
 def random_translation(images, max_shift, fill=-1.0):
     """Each (B, H, W, C) image moved by its own random whole-pixel shift of up to max_shift in each
     direction, the uncovered border filled with `fill` (the background); gradients flow back to the pixels."""
