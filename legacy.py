@@ -14,6 +14,8 @@ CURRENT_VERSION = 5
 # The value each model setting had before it existed: a run stored without it was trained with that value.
 BEFORE_IT_EXISTED = {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '', 'clusters': 0}
 LAPGAN_BEFORE_IT_EXISTED = {'level_convs': 1, 'level_design': 1}
+# The model settings version 5 added, as runs of before were trained: with none of these levers.
+LEVERS_BEFORE_THEY_EXISTED = {'r1_weight': 0.0, 'top_k': 1.0, 'ema_decay': 0.0}
 # How LAPGAN's level designs were numbered in version 2 (1: the first; 2: bilinear, judged images, code maps,
 # dilated convolutions), as settings.LevelDesign fields.
 LEVEL_DESIGNS = {1: {'upsampling': 'nearest', 'judge': 'residual', 'code': 'plane', 'dilated': False},
@@ -33,7 +35,7 @@ def upgrade(config):
         config = to_version_3(config)
     if version < 4:
         config = dict(config, class_names=None)   # the dataset's own classes
-    model = dict(config['model'], r1_weight=0.0, top_k=1.0, ema_decay=0.0)   # levers added in version 5
+    model = dict(config['model'], **LEVERS_BEFORE_THEY_EXISTED)
     return dict(config, model=model, train_on_held_out=True, version=CURRENT_VERSION)
 
 

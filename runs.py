@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 import cli
+import legacy
 import settings as settings_lib
 
 tf = cli.import_tensorflow_quietly()
@@ -123,6 +124,9 @@ def check_trained_as(path, run):
     if recorded is None:
         return
     expected = settings_lib.to_config(run)['model']
+    # A setting added after the checkpoint was saved is not in its record: it was trained without it.
+    recorded = dict({name: value for name, value in legacy.LEVERS_BEFORE_THEY_EXISTED.items()
+                     if expected.get(name) is not None}, **recorded)
     differing = [name for name in expected if recorded.get(name) != expected[name]]
     if differing:
         def shown(values):
