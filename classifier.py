@@ -315,16 +315,18 @@ def load_training_and_held_out(dataset_name, data_path=None):
             'stratified hold-out, %d per class' % HOLD_OUT_PER_CLASS, names)
 
 
-def test_split(dataset_name, data_path, names):
-    """The data's test split as (images, labels), or None when it has none (a line says so where it was looked
-    for): its training images are then held out, HOLD_OUT_PER_CLASS per class (`hold_out`)."""
+def test_split(dataset_name, data_path, names, log=log_line):
+    """The data's test split as (images, labels), or None when it has none (`log` says so where it was looked
+    for; None: nothing is said): its training images are then held out, HOLD_OUT_PER_CLASS per class
+    (`hold_out`)."""
     if dataset_name in DATASETS_WITHOUT_TEST_SPLIT or (data_path is not None and dataset.is_class_folder(data_path)):
         return None
     try:
         return dataset.load_dataset(dataset_name, path=data_path, split='test')
     except dataset.DataError as error:
-        log_line('no test split for %s (%s); holding out %d training %ss per class'
-                 % (dataset_name, error, HOLD_OUT_PER_CLASS, 'digit' if dataset.are_digits(names) else 'image'))
+        if log is not None:
+            log('no test split for %s (%s); holding out %d training %ss per class'
+                % (dataset_name, error, HOLD_OUT_PER_CLASS, 'digit' if dataset.are_digits(names) else 'image'))
         return None
 
 

@@ -90,7 +90,8 @@ class GANBase(object):
         self.networks = self.build_networks(self.conditions)
         self.generator_variables = v1.trainable_variables('generator/')
         self.discriminator_variables = v1.trainable_variables('discriminator/')
-        # What drawing needs besides the weights: batch-norm moving statistics, and the clusters' shares.
+        # What drawing needs besides the weights: batch-norm moving statistics, the averaged weights
+        # (--ema-decay), and the clusters' shares.
         self.generator_state_variables = [v for v in v1.global_variables('generator/')
                                           if v not in self.generator_variables]
         if self.conditions.clusters is not None:
@@ -304,12 +305,6 @@ class GANModel(GANBase):
                                      self.settings)
 
         generated = generate(conditions.generator, reuse=False)
-        drawn, averages = None, None
-        if self.settings.ema_decay:
-            # The same generator once more, reading the moving average of its weights: what drawing uses.
-            averages = ops.averaged_copies(v1.trainable_variables('generator/'))
-            with v1.variable_scope('', custom_getter=ops.reading(averages)), ops.no_new_update_ops():
-                drawn = generate(conditions.generator, reuse=True)
         # One discriminator, its variables shared by scope, judges the three pairs.
         real_right = discriminate(self.discriminator_input, conditions.right, reuse=False)
         fake = discriminate(generated, conditions.generator)
@@ -321,6 +316,12 @@ class GANModel(GANBase):
             with ops.no_new_update_ops():   # one generator step moves the batch-norm statistics once
                 blended_image = generate(conditions.blended, reuse=True)
             extra_fake = discriminate(blended_image, conditions.blended)
+        drawn, averages = None, None
+        if self.settings.ema_decay:
+            # The same generator once more, reading the moving average of its weights: what drawing uses.
+            averages = ops.averaged_copies(v1.trainable_variables('generator/'))
+            with v1.variable_scope('', custom_getter=ops.reading(averages)), ops.no_new_update_ops():
+                drawn = generate(conditions.generator, reuse=True)
         judged = losses_lib.Judged(real_right, fake, real_wrong, real_inputs=self.discriminator_input,
                                    fake_inputs=generated, right=conditions.right, critic=discriminate,
                                    generated=generated, noise=conditions.noise, extra_fake=extra_fake)
