@@ -241,12 +241,13 @@ class GANBase(object):
                 if epoch >= epochs:
                     break
                 dataset.reset()
-            scale = {self.epoch_input: step / steps_per_epoch}
+            # What both steps are fed besides their batches: the epochs so far (top-k) and the rates' schedule.
+            schedule = {self.epoch_input: step / steps_per_epoch}
             if learning_rate_scale is not None:
-                scale[self.learning_rate_scale] = learning_rate_scale(step)
+                schedule[self.learning_rate_scale] = learning_rate_scale(step)
             for _ in range(critic_steps):
-                d_values, _ = session.run([d_fetches, self.d_optimizer], {**self.d_feed(dataset), **scale})
-            g_values, _ = session.run([g_fetches, self.g_optimizer], {**self.g_feed(dataset), **scale})
+                d_values, _ = session.run([d_fetches, self.d_optimizer], {**self.d_feed(dataset), **schedule})
+            g_values, _ = session.run([g_fetches, self.g_optimizer], {**self.g_feed(dataset), **schedule})
             step += 1  # only g_optimizer increments the global step
             self.last_metrics = dict(d_values, **g_values)
             if not all(np.isfinite(v) for v in self.last_metrics.values()):
