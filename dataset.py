@@ -831,6 +831,9 @@ def _open_url(url, timeout):
 
 
 _PARTIAL_DOWNLOADS = set()
+# Why each download this process tried failed, by its jobs: offline, a second look at the same files would
+# only wait for the deadline again.
+_FAILED_DOWNLOADS = {}
 
 
 @atexit.register
@@ -845,10 +848,21 @@ def _download(jobs):
     """Fetch (url, target) pairs within DOWNLOAD_TIMEOUT_SECONDS in all; None on success, else why it failed.
 
     The work runs in a daemon thread so that even a name lookup that hangs cannot hold the caller past the
-    deadline. Each file is written to a temporary name and renamed only when complete.
+    deadline. Each file is written to a temporary name and renamed only when complete. Files whose download
+    failed are not tried again by this process: the same failure is returned at once.
     """
     if os.environ.get("GAN_OFFLINE", "") not in ("", "0"):
         return "download was skipped (GAN_OFFLINE is set)"
+    key = tuple(jobs)
+    if key not in _FAILED_DOWNLOADS:
+        failure = _download_within_deadline(jobs)
+        if failure is None:
+            return None
+        _FAILED_DOWNLOADS[key] = failure
+    return _FAILED_DOWNLOADS[key]
+
+
+def _download_within_deadline(jobs):
     deadline = time.monotonic() + DOWNLOAD_TIMEOUT_SECONDS
     cancelled = threading.Event()
     outcome = {}

@@ -93,6 +93,7 @@ def isolated_data_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
     monkeypatch.setenv("GAN_OFFLINE", "1")
     monkeypatch.setattr(dataset, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "no-debian-data"))
+    monkeypatch.setattr(dataset, "_FAILED_DOWNLOADS", {})
     return home / ".keras"
 
 
@@ -911,6 +912,25 @@ def test_blocked_network_falls_through_to_the_sample_without_leaving_files(keras
     images, labels = load_dataset("mnist")   # the real opener meets the socket guard
     assert images.shape == (5000, 28, 28, 1)
     assert not keras_home.exists() or files_under(keras_home) == []
+
+
+def test_a_failed_download_is_not_tried_again_by_the_same_process(keras_home, monkeypatch):
+    # A run without a test split looks for one, and its quality points read the data again: offline, each
+    # look would otherwise wait for the download's deadline once more.
+    monkeypatch.delenv("GAN_OFFLINE")
+    calls = []
+
+    def refused(url, timeout):
+        calls.append(url)
+        raise ConnectionRefusedError("no network")
+
+    monkeypatch.setattr(dataset, "_open_url", refused)
+    first, _ = load_dataset("mnist")
+    with pytest.raises(DataError, match="no test split"):
+        load_dataset("mnist", split="test")
+    again, _ = load_dataset("mnist")
+    assert len(calls) == 1
+    assert first.shape == again.shape == (5000, 28, 28, 1), "each load still falls back to the sample"
 
 
 class BreaksMidway(io.RawIOBase):
