@@ -178,11 +178,19 @@ def load_dataset(name="mnist", path=None, split="train"):
         raise DataError(f"{labels_source}: found label {raw_labels.max()}, but the training labels number "
                         f"{num_classes} classes (0..{num_classes - 1})")
     images, labels = _scaled(raw_images), raw_labels.astype(np.int64)
-    print(f"dataset: {what} from {source}: {len(labels)} images, {_per_class(labels, num_classes)}",
-          file=sys.stderr)
-    for note in notes:
-        print(f"dataset: {note}", file=sys.stderr)
+    for line in [f"{what} from {source}: {len(labels)} images, {_per_class(labels, num_classes)}"] + notes:
+        _announce(line)
     return images, labels
+
+
+# The lines this process has said: the same data read again (a run's quality points read it too) says nothing.
+_ANNOUNCED = set()
+
+
+def _announce(line):
+    if line not in _ANNOUNCED:
+        _ANNOUNCED.add(line)
+        print(f"dataset: {line}", file=sys.stderr)
 
 
 def fingerprint(images, labels):

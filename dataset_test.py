@@ -94,6 +94,7 @@ def isolated_data_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_OFFLINE", "1")
     monkeypatch.setattr(dataset, "DEBIAN_FASHION_MNIST_DIR", str(tmp_path / "no-debian-data"))
     monkeypatch.setattr(dataset, "_FAILED_DOWNLOADS", {})
+    monkeypatch.setattr(dataset, "_ANNOUNCED", set())
     return home / ".keras"
 
 
@@ -829,6 +830,15 @@ def test_mnist_is_read_from_the_keras_cache_under_keras_home(keras_home, capfd):
     images, labels = load_dataset("mnist")
     np.testing.assert_array_equal(labels, train[1])
     assert f"keras cache {keras_home / 'datasets' / 'mnist.npz'}" in capfd.readouterr().err
+
+
+def test_data_read_twice_by_one_process_is_announced_once(capfd):
+    # A run reads its data, looks for a test split and reads it again for its quality points: one line says
+    # where the data came from.
+    load_dataset("mnist_sample")
+    load_dataset("mnist_sample")
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("dataset: mnist_sample from")]
+    assert len(lines) == 1, lines
 
 
 def test_keras_cache_defaults_to_dot_keras_in_home(tmp_path, monkeypatch):
