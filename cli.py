@@ -117,16 +117,13 @@ def non_negative_float(text):
 
 def fraction(text):
     """A number from 0 to 1."""
-    value = _number(text, float, 0.0, 'a number from 0 to 1')
-    if value > 1.0:
-        raise argparse.ArgumentTypeError('must be a number from 0 to 1, got %s' % text)
-    return value
+    return _number(text, float, 0.0, 'a number from 0 to 1', highest=1.0)
 
 
 def share(text):
     """A number above 0, up to 1."""
-    value = _number(text, float, 0.0, 'a number above 0, up to 1')
-    if not 0.0 < value <= 1.0:
+    value = _number(text, float, 0.0, 'a number above 0, up to 1', highest=1.0)
+    if value == 0.0:
         raise argparse.ArgumentTypeError('must be a number above 0, up to 1, got %s' % text)
     return value
 

@@ -267,7 +267,8 @@ def without_held_out(run, images, labels):
     which is held out instead), so that the quality figures compare with images the GAN never trained on."""
     import classifier
     names = dataset_lib.data_class_names(run.dataset, run.data)
-    if classifier.test_split(run.dataset, run.data, names, log=None) is not None:   # the next line says what is held out
+    # log=None: the lines below say what is held out.
+    if classifier.test_split(run.dataset, run.data, names, log=None) is not None:
         return images, labels
     try:
         train, held_out = classifier.hold_out(run.dataset, run.data, labels, names)

@@ -50,6 +50,7 @@ Conditions = collections.namedtuple('Conditions', 'generator right wrong labels 
 # What a model type builds: the generated images, the stages they are drawn through (LAPGAN's pyramid; else
 # the images alone), what each discriminator judged ({name: losses.Judged}, '' for a model with one), and
 # `final`, the Judged of the discriminator that judges the 28x28 images: the walkthrough's three outputs.
+# With --ema-decay, `drawn` is the generator reading `averages` (ops.averaged_copies), what drawing runs.
 # Its variables live under the 'generator/' and 'discriminator/' scopes.
 Networks = collections.namedtuple('Networks', 'generated stages judged final drawn averages', defaults=(None, None))
 # The training ops: a discriminator (critic) step, a generator step that counts the global step, and the

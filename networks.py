@@ -15,8 +15,8 @@ An architecture is a generator function and a discriminator function with one si
     generator(noise, condition, conditioning, settings, training) -> images in [-1, 1]
     discriminator(images, condition, conditioning, settings) -> logits (B, 1)
 
-`settings` is the model's settings.ModelSettings. They are called inside the `generator` / `discriminator` variable scopes, which the model opens (and
-reuses), so every call of one network shares its variables.
+`settings` is the model's settings.ModelSettings. They are called inside the `generator` / `discriminator`
+variable scopes, which the model opens (and reuses), so every call of one network shares its variables.
 """
 import numpy as np
 import tensorflow as tf

@@ -463,8 +463,9 @@ FIELD_KINDS = dict(
                                 'level_convs', 'batch_size', 'k_steps', 'steps', 'epochs', 'save_every',
                                 'summary_every', 'sample_every', 'log_every', 'eval_num_per_class')},
     clusters='whole', eval_every='whole', seed='seed', learning_rate='rate', d_learning_rate='rate', clip='rate',
-    beta1='fraction', lr_decay='fraction', diversity_weight='weight', r1_weight='weight', top_k='share', ema_decay='fraction', projection='flag', minibatch_stddev='flag',
-    concat_every_layer='flag', interpolate_conditions='flag', train_on_held_out='flag', level_design='design', class_names='names',
+    beta1='fraction', lr_decay='fraction', ema_decay='fraction', diversity_weight='weight', r1_weight='weight',
+    top_k='share', projection='flag', minibatch_stddev='flag', concat_every_layer='flag',
+    interpolate_conditions='flag', train_on_held_out='flag', level_design='design', class_names='names',
     **{name: 'text' for name in ('model_type', 'conditioning', 'arch', 'loss', 'augment', 'dataset', 'data',
                                  'condition_vectors')})
 # Fields that may be null in a config.json.
