@@ -363,6 +363,9 @@ BAD_TRAINING_INPUT = {
     'blended labels without labels': (lambda run, tmp: TINY_MODEL + [
         '--conditioning', 'none', '--interpolate-conditions', '--logdir', fresh(tmp), '--steps', '1'],
         ['--interpolate-conditions', '--conditioning matching or concat']),
+    'lapgan with spectral normalisation': (lambda run, tmp: TINY_MODEL + [
+        '--model', 'lapgan', '--spectral-norm', '--logdir', fresh(tmp), '--steps', '1'],
+        ['--spectral-norm', '--model gan']),
     'lapgan with clipped critics': (lambda run, tmp: TINY_MODEL + [
         '--model', 'lapgan', '--loss', 'wgan', '--logdir', fresh(tmp), '--steps', '1'], ['--model lapgan', '--loss wgan']),
     'clusters without the noise to draw them from': (lambda run, tmp: TINY_MODEL + [
@@ -1253,27 +1256,34 @@ def test_generate_takes_extensions_in_upper_case(trained, tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------ runs of earlier versions
 
-def as_saved_by_version_4(logdir):
-    """The run as the version before the levers and the hold-out saved it: config.json and the record beside each
-    checkpoint without the settings added since."""
+# The model settings each version added: a run saved before it has none of them.
+ADDED_IN = {5: ('r1_weight', 'top_k', 'ema_decay'), 6: ('spectral_norm',)}
+
+
+def as_saved_by_version(logdir, version):
+    """The run as an earlier version saved it: config.json and the record beside each checkpoint without the
+    settings added since (version 4: before the levers and the hold-out)."""
+    added = [name for added_in, names in ADDED_IN.items() if added_in > version for name in names]
     config_path = logdir / 'config.json'
     config = json.loads(config_path.read_text())
-    for name in ('r1_weight', 'top_k', 'ema_decay'):
+    for name in added:
         del config['model'][name]
-    del config['train_on_held_out']
-    config['version'] = 4
+    if version < 5:
+        del config['train_on_held_out']
+    config['version'] = version
     config_path.write_text(json.dumps(config))
     for path in glob.glob(os.path.join(str(logdir), 'model.ckpt-*.dataset.json')):
         with open(path) as stream:
             state = json.load(stream)
-        for name in ('r1_weight', 'top_k', 'ema_decay'):
+        for name in added:
             del state['trained_as'][name]
         with open(path, 'w') as stream:
             json.dump(state, stream)
 
 
-def test_a_run_saved_before_the_levers_existed_still_draws(run_copy, tmp_path, capsys):
-    as_saved_by_version_4(run_copy)
+@pytest.mark.parametrize('version', [4, 5])
+def test_a_run_saved_before_the_levers_existed_still_draws(run_copy, tmp_path, capsys, version):
+    as_saved_by_version(run_copy, version)
     assert generate_in_process(['--logdir', run_copy, '--condition', '3', '--output', tmp_path / 'three.png']) == 0
     assert (tmp_path / 'three.png').exists()
 

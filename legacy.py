@@ -4,18 +4,20 @@ ever saved still resumes and draws with the model it was trained as.
     upgrade(config)   # any version's config.json as a dict -> the current version's layout
 
 Versions: 1 is release 0.1.0 (no "version" key); 2 added the family's later settings one at a time (a
-run stored without one was trained before it existed); 3 stored every setting; 4, today's, written by
-settings.to_config, adds the names of the data's classes (class_names: runs of before trained on their
-dataset's own classes, the ten digits for MNIST, and store null). Plain dicts in, plain dicts out:
-settings.py checks the kinds of the values afterwards.
+run stored without one was trained before it existed); 3 stored every setting; 4 added the names of the
+data's classes (class_names: runs of before trained on their dataset's own classes, the ten digits for MNIST,
+and store null); 5 the hold-out (train_on_held_out: runs of before trained on every image) and the levers R1,
+top-k and the averaged generator; 6, today's, written by settings.to_config, spectral normalisation. Plain
+dicts in, plain dicts out: settings.py checks the kinds of the values afterwards.
 """
-CURRENT_VERSION = 5
+CURRENT_VERSION = 6
 
 # The value each model setting had before it existed: a run stored without it was trained with that value.
 BEFORE_IT_EXISTED = {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '', 'clusters': 0}
 LAPGAN_BEFORE_IT_EXISTED = {'level_convs': 1, 'level_design': 1}
-# The model settings version 5 added, as runs of before were trained: with none of these levers.
-LEVERS_BEFORE_THEY_EXISTED = {'r1_weight': 0.0, 'top_k': 1.0, 'ema_decay': 0.0}
+# The model settings each version added, as runs saved before it were trained: with none of these levers.
+LEVERS_ADDED_IN = {5: {'r1_weight': 0.0, 'top_k': 1.0, 'ema_decay': 0.0}, 6: {'spectral_norm': False}}
+LEVERS_BEFORE_THEY_EXISTED = {name: value for levers in LEVERS_ADDED_IN.values() for name, value in levers.items()}
 # How LAPGAN's level designs were numbered in version 2 (1: the first; 2: bilinear, judged images, code maps,
 # dilated convolutions), as settings.LevelDesign fields.
 LEVEL_DESIGNS = {1: {'upsampling': 'nearest', 'judge': 'residual', 'code': 'plane', 'dilated': False},
@@ -35,8 +37,13 @@ def upgrade(config):
         config = to_version_3(config)
     if version < 4:
         config = dict(config, class_names=None)   # the dataset's own classes
-    model = dict(config['model'], **LEVERS_BEFORE_THEY_EXISTED)
-    return dict(config, model=model, train_on_held_out=True, version=CURRENT_VERSION)
+    model = dict(config['model'])
+    for added_in, levers in LEVERS_ADDED_IN.items():
+        if version < added_in:
+            model.update(levers)
+    # Runs before version 5 trained on every image, the held-out ones too.
+    held_out = config['train_on_held_out'] if version >= 5 else True
+    return dict(config, model=model, train_on_held_out=held_out, version=CURRENT_VERSION)
 
 
 def to_version_3(config):

@@ -301,8 +301,11 @@ class GANModel(GANBase):
             with v1.variable_scope('generator', reuse=reuse):
                 return generator(conditions.noise, condition, conditioner, self.settings, self.is_training)
 
+        # With --spectral-norm every call reads the same normalised weights (ops.spectral_normalisation).
+        normalised = ops.spectral_normalisation() if self.settings.spectral_norm else None
+
         def discriminate(images, condition, reuse=True):
-            with v1.variable_scope('discriminator', reuse=reuse):
+            with v1.variable_scope('discriminator', reuse=reuse, custom_getter=normalised):
                 return discriminator(ops.diff_augment(images, self.settings.augment), condition, conditioner,
                                      self.settings)
 

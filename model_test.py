@@ -6,6 +6,7 @@ import tensorflow as tf
 from conftest import build, random_dataset
 from dataset import GANDataset
 from model import GANModel
+import ops
 
 v1 = tf.compat.v1
 
@@ -351,6 +352,31 @@ def test_the_discriminator_can_see_every_image_through_a_differentiable_augmenta
     plain, augmented = outputs
     np.testing.assert_array_equal(plain[0], plain[1])
     assert not np.allclose(augmented[0], augmented[1])
+
+
+# --- spectral normalisation of the discriminator (--spectral-norm) ----------------------------------------
+
+def test_spectral_normalisation_keeps_one_vector_per_discriminator_weight_moved_by_its_step_alone():
+    """One singular-vector estimate per weight of the one discriminator (not one per pair it judges), advanced
+    by the discriminator's step only."""
+    model, session = build(g_dim=8, d_dim=8, spectral_norm=True, seed=0)
+    with session:
+        vectors = [v for v in tf.compat.v1.global_variables('discriminator/')
+                   if v.op.name.endswith(ops.SINGULAR_VECTOR_SUFFIX)]
+        weights = [v for v in model.discriminator_variables if v.shape.ndims >= 2]
+        assert [v.op.name for v in vectors] == [w.op.name + ops.SINGULAR_VECTOR_SUFFIX for w in weights]
+        dataset, start = random_dataset(), values(session, vectors)
+        session.run(model.g_optimizer, model.g_feed(dataset))
+        assert not any(changed(start, values(session, vectors)))
+        session.run(model.d_optimizer, model.d_feed(dataset))
+        moved = changed(start, values(session, vectors))
+        # A weight of one output (the logit's) has a one-element vector: always 1, its norm is exact.
+        assert moved == [v.shape[0] > 1 for v in vectors] and any(moved)
+
+
+def test_without_spectral_normalisation_the_discriminator_reads_its_weights_as_they_are(model_and_session):
+    model, _ = model_and_session
+    assert not [v for v in tf.compat.v1.global_variables() if v.op.name.endswith(ops.SINGULAR_VECTOR_SUFFIX)]
 
 
 # --- the averaged generator (--ema-decay) ------------------------------------------------------

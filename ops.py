@@ -151,6 +151,43 @@ def reading(averages):
     return read_average
 
 
+# --- spectral normalisation (Miyato et al. 2018) ----------------------------------------------------------
+
+SINGULAR_VECTOR_SUFFIX = '_singular_vector'
+
+
+def spectral_normalisation():
+    """A custom getter for variable_scope: every weight matrix or kernel read under it is divided by its largest
+    singular value, estimated by one step of power iteration from a vector kept beside it (<name>_singular_vector).
+    The step's update joins UPDATE_OPS, so the network's own optimizer step moves it once a training step.
+    A network built several times under one getter (the discriminator's three pairs) reads one estimate."""
+    normalised = {}
+
+    def read_normalised(getter, *args, **kwargs):
+        weight = getter(*args, **kwargs)
+        if weight.shape.ndims < 2 or not kwargs.get('trainable', True):
+            return weight                      # biases and statistics are read as they are
+        if weight.op.name not in normalised:
+            normalised[weight.op.name] = _divided_by_spectral_norm(weight)
+        return normalised[weight.op.name]
+    return read_normalised
+
+
+def _divided_by_spectral_norm(weight):
+    matrix = tf.reshape(weight, (-1, weight.shape[-1]))              # (inputs, outputs), a kernel's taps as inputs
+    with v1.init_scope():                                              # created once, outside any reuse or loop
+        vector = v1.Variable(tf.math.l2_normalize(v1.random_normal((int(matrix.shape[1]), 1))), trainable=False,
+                             name=weight.op.name + SINGULAR_VECTOR_SUFFIX)
+    # Named beside the weight (a getter runs outside the network's name scope), so that the update goes with
+    # the network's own optimizer step (model.build_train_ops picks its UPDATE_OPS by name).
+    with tf.name_scope(weight.op.name + '_spectral_norm/'):
+        left = tf.math.l2_normalize(tf.matmul(matrix, vector))
+        right = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(matrix, left, transpose_a=True)))
+        sigma = tf.squeeze(tf.matmul(tf.stop_gradient(left), tf.matmul(matrix, right), transpose_a=True))
+        v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, vector.assign(right))
+        return weight / sigma
+
+
 def random_translation(images, max_shift, fill=-1.0):
     """Each (B, H, W, C) image moved by its own random whole-pixel shift of up to max_shift in each
     direction, the uncovered border filled with `fill` (the background); gradients flow back to the pixels."""

@@ -59,6 +59,44 @@ def test_no_new_update_ops_keeps_batch_norm_statistics_moving_once():
         assert before == 2 and len(v1.get_collection(v1.GraphKeys.UPDATE_OPS)) == before
 
 
+def singular_values_3_2_1():
+    rng = np.random.default_rng(0)
+    left, _ = np.linalg.qr(rng.normal(size=(5, 3)))
+    right, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    return ((left * [3.0, 2.0, 1.0]) @ right.T).astype(np.float32)
+
+
+def test_spectral_normalisation_divides_a_weight_by_its_largest_singular_value():
+    """Each update is one step of power iteration; after a few, the weight a layer reads has a largest singular
+    value of 1 and keeps the shape of its spectrum: 3, 2, 1 become 1, 2/3, 1/3."""
+    with tf.Graph().as_default():
+        with v1.variable_scope('d', custom_getter=ops.spectral_normalisation()):
+            read = v1.get_variable('w', initializer=singular_values_3_2_1())
+        updates = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            first = np.linalg.svd(session.run(read), compute_uv=False)
+            for _ in range(30):
+                session.run(updates)
+            np.testing.assert_allclose(np.linalg.svd(session.run(read), compute_uv=False), [1, 2 / 3, 1 / 3],
+                                       rtol=1e-3)
+    assert first[0] >= 1 - 1e-5, 'one step from a random vector underestimates the norm: the weight reads larger'
+
+
+def test_a_shared_network_reads_one_normalised_weight_and_updates_it_once_a_step():
+    """The three pairs the discriminator judges read the same normalised weights: one estimate, one update."""
+    with tf.Graph().as_default():
+        normalised = ops.spectral_normalisation()
+        x = tf.ones((2, 4))
+        for reuse in (False, True, True):
+            with v1.variable_scope('d', reuse=reuse, custom_getter=normalised):
+                ops.dense(x, 3, 'layer')
+        assert sorted(v.op.name for v in v1.global_variables()) == ['d/layer/b', 'd/layer/w',
+                                                                    'd/layer/w' + ops.SINGULAR_VECTOR_SUFFIX]
+        assert len(v1.get_collection(v1.GraphKeys.UPDATE_OPS)) == 1
+        assert not v1.trainable_variables('d/layer/w' + ops.SINGULAR_VECTOR_SUFFIX)
+
+
 def run(fetch):
     with v1.Session() as session:
         return session.run(fetch)

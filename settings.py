@@ -63,6 +63,7 @@ class ModelSettings:
     r1_weight: float = 0.0           # gamma of R1, gamma/2 * |grad D(real)|^2 added to D's loss (0: none)
     top_k: float = 1.0               # top-k: the share of each batch G learns from at the end of its annealing
     ema_decay: Optional[float] = 0.0   # drawing from a moving average of G's weights at this decay (0: none)
+    spectral_norm: Optional[bool] = False   # each of D's weights divided by its largest singular value
     learning_rate: float = 2e-4      # the generator's; the discriminator's too unless d_learning_rate
     d_learning_rate: Optional[float] = None  # None: the generator's rate
     beta1: Optional[float] = 0.5     # Adam's first-moment decay
@@ -183,6 +184,7 @@ UNREAD = (
     (lambda m: m.loss == 'wgan', ('beta1',), '--loss wgan trains with RMSProp, which has no beta1'),
     (lambda m: m.model_type != 'lapgan', ('level_convs', 'level_design'), 'it belongs to --model lapgan'),
     (lambda m: m.model_type == 'lapgan', ('ema_decay',), 'the averaged generator is built for --model gan'),
+    (lambda m: m.model_type == 'lapgan', ('spectral_norm',), 'spectral normalisation is built for --model gan'),
 )
 # Sizes a user may pass to every variant alike (a sweep): where unread they are dropped with a note, not refused.
 DROPPABLE = ('g_dim', 'd_dim', 'condition_units')
@@ -464,14 +466,14 @@ FIELD_KINDS = dict(
                                 'summary_every', 'sample_every', 'log_every', 'eval_num_per_class')},
     clusters='whole', eval_every='whole', seed='seed', learning_rate='rate', d_learning_rate='rate', clip='rate',
     beta1='fraction', lr_decay='fraction', ema_decay='fraction', diversity_weight='weight', r1_weight='weight',
-    top_k='share', projection='flag', minibatch_stddev='flag', concat_every_layer='flag',
+    top_k='share', spectral_norm='flag', projection='flag', minibatch_stddev='flag', concat_every_layer='flag',
     interpolate_conditions='flag', train_on_held_out='flag', level_design='design', class_names='names',
     **{name: 'text' for name in ('model_type', 'conditioning', 'arch', 'loss', 'augment', 'dataset', 'data',
                                  'condition_vectors')})
 # Fields that may be null in a config.json.
 NULLABLE = ('g_dim', 'd_dim', 'condition_units', 'd_condition_maps', 'projection', 'minibatch_stddev',
             'concat_every_layer', 'beta1', 'clip', 'level_convs', 'level_design', 'data', 'condition_vectors',
-            'steps', 'epochs', 'class_names', 'ema_decay')
+            'steps', 'epochs', 'class_names', 'ema_decay', 'spectral_norm')
 
 
 def from_config(config):
