@@ -77,7 +77,11 @@ def new_model(config=None, **kwargs):
     return model, session
 
 
-def train_images_per_second(images, labels, batch_size, steps, warmup=10, k_steps=1, config=None,
+# Steps trained before each timing: the first runs of a graph are slower.
+WARMUP_STEPS = 10
+
+
+def train_images_per_second(images, labels, batch_size, steps, warmup=WARMUP_STEPS, k_steps=1, config=None,
                             dataset_class=dataset_lib.GANDataset, make_callbacks=lambda model, session: []):
     model, session = new_model(config)
     data = dataset_class(images, labels, model.noise_len, batch_size, seed=0)
@@ -151,10 +155,11 @@ def conv_layer_seconds(data_format, batch_size=64, repeats=20):
     return seconds_per_run(step, repeats)
 
 
-def compare_settings(images, labels, steps):
+def compare_settings(images, labels, steps, warmup=WARMUP_STEPS):
     """Training img/s at batch 64 under each setting; NCHW is compared on one convolution layer."""
     results = {}
-    train_images_per_second(images, labels, 64, steps, config=session_config_for('auto'))  # the first graph runs slower
+    # The first graph runs slower.
+    train_images_per_second(images, labels, 64, steps, warmup, config=session_config_for('auto'))
     for name, setting in SETTINGS.items():
         try:
             if 'data_format' in setting:
@@ -165,7 +170,7 @@ def compare_settings(images, labels, steps):
             kwargs = {k: v for k, v in setting.items() if k != 'patch'}
             kwargs.setdefault('config', session_config_for('auto'))
             with mock.patch.object(v1.nn, 'fused_batch_norm', setting.get('patch', v1.nn.fused_batch_norm)):
-                img_per_s, _ = train_images_per_second(images, labels, 64, steps, **kwargs)
+                img_per_s, _ = train_images_per_second(images, labels, 64, steps, warmup, **kwargs)
             results[name] = {'img_per_s': round(img_per_s, 1), 'error': ''}
         except (tf.errors.OpError, ValueError) as error:
             results[name] = {'img_per_s': 0.0, 'error': str(error).splitlines()[0][:200]}
@@ -244,7 +249,9 @@ def logdir_problem(logdir):
 def build_parser():
     parser = cli.OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument('--steps', type=cli.positive_int, default=60,
-                        help='timed training steps per batch size (default 60)')
+                        help='timed training steps at batch 64, a quarter of them at batch 256 (default 60)')
+    parser.add_argument('--warmup', type=cli.non_negative_int, default=WARMUP_STEPS,
+                        help='untimed training steps before each timing (default %d)' % WARMUP_STEPS)
     parser.add_argument('--logdir', default=None,
                         help='time generation from this run (default: a one-step run in a temporary folder)')
     parser.add_argument('--settings', action='store_true',
@@ -269,13 +276,13 @@ def main(argv=None):
     except dataset_lib.DataError as error:
         return cli.fail(PROG, error)
     if args.settings:
-        print(json.dumps(compare_settings(images, labels, args.steps), indent=1))
+        print(json.dumps(compare_settings(images, labels, args.steps, args.warmup), indent=1))
         return 0
 
     peak = matmul_peak_gflops(args.peak_size)
     config = session_config_for(args.precision)
-    img_64, steps_64 = train_images_per_second(images, labels, 64, args.steps, config=config)
-    img_256, _ = train_images_per_second(images, labels, 256, max(args.steps // 4, 10), config=config)
+    img_64, steps_64 = train_images_per_second(images, labels, 64, args.steps, args.warmup, config=config)
+    img_256, _ = train_images_per_second(images, labels, 256, max(args.steps // 4, 1), args.warmup, config=config)
     flops = gflop_per_step(images, labels, 64)
     if args.logdir:
         try:

@@ -36,6 +36,12 @@ def test_a_peak_size_beyond_the_documented_limit_is_one_line_exit_2(capsys):
     assert str(benchmark.MAX_PEAK_SIZE) in benchmark.build_parser().format_help()
 
 
+def test_a_negative_warm_up_is_one_line_exit_2(capsys):
+    assert benchmark.main(['--warmup', '-1']) == 2
+    line = one_error_line(capsys)
+    assert '--warmup' in line and '0 or more' in line
+
+
 def test_a_missing_logdir_is_said_before_any_timing(tmp_path, capsys):
     assert benchmark.main(['--logdir', str(tmp_path / 'nowhere')]) == 2
     assert 'nowhere' in one_error_line(capsys)

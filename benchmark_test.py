@@ -8,7 +8,7 @@ import quality
 
 
 def test_prints_one_json_object_with_every_speed_figure(capsys, tmp_path):
-    assert benchmark.main(['--steps', '2', '--peak-size', '256']) == 0
+    assert benchmark.main(['--steps', '2', '--warmup', '1', '--peak-size', '256']) == 0
     figures = json.loads(capsys.readouterr().out)
     assert set(figures) == {'train_img_per_s_b64', 'train_img_per_s_b256', 'gflop_per_step', 'achieved_gflops',
                             'matmul_peak_gflops', 'utilisation', 'generate_100_s', 'precision',
@@ -20,7 +20,7 @@ def test_prints_one_json_object_with_every_speed_figure(capsys, tmp_path):
 
 
 def test_settings_compares_training_speed_of_each_alternative(capsys):
-    assert benchmark.main(['--steps', '2', '--settings']) == 0
+    assert benchmark.main(['--steps', '2', '--warmup', '1', '--settings']) == 0
     speeds = json.loads(capsys.readouterr().out)
     assert set(speeds) == set(benchmark.SETTINGS)
     for name, result in speeds.items():
