@@ -486,6 +486,49 @@ def test_a_run_saved_by_version_0_1_0_resumes_and_draws(name, tmp_path, capsys):
     assert np.load(str(output)).shape == (20, 28, 28)
 
 
+# The model settings each version added: a run saved before it has none of them.
+ADDED_IN = {5: ('r1_weight', 'top_k', 'ema_decay'), 6: ('spectral_norm',)}
+
+
+def as_saved_by_version(logdir, version):
+    """The run as an earlier version saved it: config.json and the record beside each checkpoint without the
+    settings added since (version 4: before the levers and the hold-out)."""
+    added = [name for added_in, names in ADDED_IN.items() if added_in > version for name in names]
+    config_path = logdir / 'config.json'
+    config = json.loads(config_path.read_text())
+    for name in added:
+        del config['model'][name]
+    if version < 5:
+        del config['train_on_held_out']
+    config['version'] = version
+    config_path.write_text(json.dumps(config))
+    for path in glob.glob(os.path.join(str(logdir), 'model.ckpt-*.dataset.json')):
+        with open(path) as stream:
+            state = json.load(stream)
+        for name in added:
+            del state['trained_as'][name]
+        with open(path, 'w') as stream:
+            json.dump(state, stream)
+
+
+@pytest.mark.parametrize('version', [4, 5])
+def test_a_run_saved_before_the_levers_existed_still_draws(run_copy, tmp_path, capsys, version):
+    as_saved_by_version(run_copy, version)
+    assert generate_in_process(['--logdir', run_copy, '--condition', '3', '--output', tmp_path / 'three.png']) == 0
+    assert (tmp_path / 'three.png').exists()
+
+
+def test_a_checkpoint_of_another_model_is_refused_in_one_line(run_copy, tmp_path, capsys):
+    for path in glob.glob(os.path.join(str(run_copy), 'model.ckpt-*.dataset.json')):
+        with open(path) as stream:
+            state = json.load(stream)
+        state['trained_as']['top_k'] = 0.5
+        with open(path, 'w') as stream:
+            json.dump(state, stream)
+    assert generate_in_process(['--logdir', run_copy, '--condition', '3', '--output', tmp_path / 'three.png']) == 2
+    assert_one_error_line(capsys.readouterr().err, 'was trained with --top-k 0.5', 'config.json says --top-k 1.0')
+
+
 # ------------------------------------------------------------------------------------ training time
 
 def test_checkpoints_record_the_training_time_carried_across_resumes(run_copy, capsys):
@@ -1252,48 +1295,3 @@ def test_generate_takes_extensions_in_upper_case(trained, tmp_path, capsys):
     assert generate_in_process(['--logdir', trained.logdir, '--num', '1', '--output', tmp_path / 'ALL.NPZ']) == 0
     with np.load(str(tmp_path / 'ALL.NPZ')) as archive:
         assert archive['images'].shape == (10, 28, 28)
-
-
-# ------------------------------------------------------------------------------------ runs of earlier versions
-
-# The model settings each version added: a run saved before it has none of them.
-ADDED_IN = {5: ('r1_weight', 'top_k', 'ema_decay'), 6: ('spectral_norm',)}
-
-
-def as_saved_by_version(logdir, version):
-    """The run as an earlier version saved it: config.json and the record beside each checkpoint without the
-    settings added since (version 4: before the levers and the hold-out)."""
-    added = [name for added_in, names in ADDED_IN.items() if added_in > version for name in names]
-    config_path = logdir / 'config.json'
-    config = json.loads(config_path.read_text())
-    for name in added:
-        del config['model'][name]
-    if version < 5:
-        del config['train_on_held_out']
-    config['version'] = version
-    config_path.write_text(json.dumps(config))
-    for path in glob.glob(os.path.join(str(logdir), 'model.ckpt-*.dataset.json')):
-        with open(path) as stream:
-            state = json.load(stream)
-        for name in added:
-            del state['trained_as'][name]
-        with open(path, 'w') as stream:
-            json.dump(state, stream)
-
-
-@pytest.mark.parametrize('version', [4, 5])
-def test_a_run_saved_before_the_levers_existed_still_draws(run_copy, tmp_path, capsys, version):
-    as_saved_by_version(run_copy, version)
-    assert generate_in_process(['--logdir', run_copy, '--condition', '3', '--output', tmp_path / 'three.png']) == 0
-    assert (tmp_path / 'three.png').exists()
-
-
-def test_a_checkpoint_of_another_model_is_refused_in_one_line(run_copy, tmp_path, capsys):
-    for path in glob.glob(os.path.join(str(run_copy), 'model.ckpt-*.dataset.json')):
-        with open(path) as stream:
-            state = json.load(stream)
-        state['trained_as']['top_k'] = 0.5
-        with open(path, 'w') as stream:
-            json.dump(state, stream)
-    assert generate_in_process(['--logdir', run_copy, '--condition', '3', '--output', tmp_path / 'three.png']) == 2
-    assert_one_error_line(capsys.readouterr().err, 'was trained with --top-k 0.5', 'config.json says --top-k 1.0')
