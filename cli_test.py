@@ -313,14 +313,19 @@ def fresh(tmp_path):
     return tmp_path / 'new-run'
 
 
-@pytest.mark.parametrize('flags', [['--learning-rate', '-1'], ['--logdir', 'config.json']],
-                         ids=['a bad flag', 'a logdir that is a file'])
-def test_bad_input_is_answered_before_tensorflow_loads(flags, tmp_path):
+@pytest.mark.parametrize('script, flags', [
+    ('main', ['--learning-rate', '-1']), ('main', ['--logdir', 'config.json']),
+    ('generate', ['--logdir', 'nowhere']), ('generate', ['--logdir', '.', '--condition', '3']),
+    ('evaluate', ['--logdir', 'nowhere']), ('evaluate', ['--compare', 'nowhere'])],
+    ids=['main: a bad flag', 'main: a logdir that is a file', 'generate: no run', 'generate: no checkpoint',
+         'evaluate: no run', 'evaluate: nothing to compare'])
+def test_bad_input_is_answered_before_tensorflow_loads(script, flags, tmp_path):
     """Loading TensorFlow takes seconds: a mistake in the command line is said without waiting for it."""
     (tmp_path / 'config.json').write_text('{}')
-    code = ('import sys, main\n'
-            'assert main.main(%r) == 2\n'
-            'print("tensorflow loaded" if "tensorflow" in sys.modules else "tensorflow not loaded")' % flags)
+    code = ('import sys, %s\n'
+            'assert %s.main(%r) == 2\n'
+            'print("tensorflow loaded" if "tensorflow" in sys.modules else "tensorflow not loaded")'
+            % (script, script, flags))
     result = subprocess.run([sys.executable, '-c', code], cwd=str(tmp_path), capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=HERE, GAN_OFFLINE='1'), timeout=300)
     assert result.stdout.strip() == 'tensorflow not loaded', result.stderr

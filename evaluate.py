@@ -20,15 +20,15 @@ import sys
 
 import numpy as np
 
+import checkpoints
+import classifier as classifier_lib
 import cli
-import runs  # imports TensorFlow quietly: before the modules below, which import it too
-import checkpoints  # noqa: E402
-import classifier as classifier_lib  # noqa: E402
-import dataset  # noqa: E402
-import grids  # noqa: E402
-import quality  # noqa: E402
-import settings  # noqa: E402
-from quality import COLLAPSE_THRESHOLD, MEMORISATION_THRESHOLD  # noqa: E402
+import dataset
+import grids
+import quality
+import runs
+import settings
+from quality import COLLAPSE_THRESHOLD, MEMORISATION_THRESHOLD
 
 PROG = 'evaluate.py'
 DEFAULT_SHEET = 'comparison.png'

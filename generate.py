@@ -28,9 +28,8 @@ import numpy as np
 
 import cli
 import dataset as dataset_lib
-import export
 import grids
-import runs  # imports TensorFlow quietly
+import runs
 
 PROG = 'generate.py'
 OUTPUT_EXTENSIONS = ('.png', '.npy', '.npz')
@@ -310,6 +309,7 @@ def main(argv=None):
 
 def export_generator(args):
     """--export: the run's generator as a SavedModel in a new or empty folder (export.py)."""
+    import export   # loads TensorFlow: only for --export
     given = [flag for flag, value in (('--condition', args.condition), ('--num', args.num), ('--output', args.output))
              if value is not None] + (['--seed'] if args.seed_given else [])
     if given:

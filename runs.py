@@ -5,6 +5,7 @@
     generator.close()
 """
 import collections
+import importlib
 import json
 import os
 
@@ -14,16 +15,12 @@ import cli
 import legacy
 import settings as settings_lib
 
-tf = cli.import_tensorflow_quietly()
+import checkpoints
+from rundir import CONFIG_NAME
 
-import checkpoints  # noqa: E402  (these import TensorFlow too: after the quiet import)
-import lapgan  # noqa: E402
-import model  # noqa: E402
-from rundir import CONFIG_NAME  # noqa: E402
-
-v1 = tf.compat.v1
-
-MODEL_TYPES = {'gan': model.GANModel, 'lapgan': lapgan.LapGANModel}
+# The module and class that build each model type. They load TensorFlow, so they are imported only when a
+# model is built: a command line's checks of its run answer without waiting seconds for it.
+MODEL_TYPES = {'gan': ('model', 'GANModel'), 'lapgan': ('lapgan', 'LapGANModel')}
 RETRAIN = 'train afresh with python main.py --logdir ANOTHER_DIR'
 # The largest magnitude a --condition-vectors file may hold.
 MAX_CONDITION_VALUE = 1e4
@@ -66,8 +63,11 @@ def write_config(logdir, run, data_fingerprint):
 
 def build_model(model_settings, condition_vectors=None):
     """The model these settings describe, in the default graph."""
+    cli.import_tensorflow_quietly()   # before model.py and lapgan.py import it, so that it loads quietly
+    module, name = MODEL_TYPES[model_settings.model_type]
+    model_class = getattr(importlib.import_module(module), name)
     try:
-        return MODEL_TYPES[model_settings.model_type](model_settings, condition_vectors=condition_vectors)
+        return model_class(model_settings, condition_vectors=condition_vectors)
     except ValueError as error:
         raise RunError('the model settings cannot be built (%s): %s' % (error, RETRAIN))
 
@@ -259,6 +259,8 @@ def load_generator(logdir):
         raise RunError('no checkpoint in %s: train first with python main.py --logdir %s' % (logdir, logdir))
     run = settings_lib.from_config(config)
     condition_vectors = stored_condition_vectors(logdir, run)
+    tf = cli.import_tensorflow_quietly()
+    v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():
         try:
