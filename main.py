@@ -105,7 +105,8 @@ def build_parser():
         'the generator\'s weights at this decay, e.g. 0.999, warmed up as (1 + step) / (10 + step) (0: the trained '
         'weights)', metavar='DECAY', type=cli.fraction)
     add('--spectral-norm', 'divide each of the discriminator\'s weights by its largest singular value (one step of '
-        'power iteration a training step), which bounds how steeply it can judge', action='store_const', const=True)
+        'power iteration per discriminator step), which bounds how steeply it can judge', action='store_const',
+        const=True)
     for name, what in (('--save-every', 'save a checkpoint'), ('--summary-every', 'write TensorBoard losses and '
                        'probabilities'), ('--sample-every', 'write a sample grid to <logdir>/samples'),
                        ('--log-every', 'print a progress line')):

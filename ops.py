@@ -159,7 +159,7 @@ SINGULAR_VECTOR_SUFFIX = '_singular_vector'
 def spectral_normalisation():
     """A custom getter for variable_scope: every weight matrix or kernel read under it is divided by its largest
     singular value, estimated by one step of power iteration from a vector kept beside it (<name>_singular_vector).
-    The step's update joins UPDATE_OPS, so the network's own optimizer step moves it once a training step.
+    The estimate's update joins UPDATE_OPS, so that each step of the network's own optimizer moves it once.
     A network built several times under one getter (the discriminator's three pairs) reads one estimate."""
     normalised = {}
 
