@@ -21,12 +21,6 @@ TRAINING_SECONDS = 'training_seconds'
 TRAINED_AS = 'trained_as'
 
 
-def tensorflow():
-    # Loaded where a checkpoint is written or read, not on import: the checks of a command line that only find
-    # and name checkpoints (rundir.py) answer without waiting seconds for TensorFlow.
-    return cli.import_tensorflow_quietly()
-
-
 class CheckpointError(Exception):
     """A checkpoint that cannot be restored into the model; the message says why, and `fix` the way past it
     where the caller cannot know it (else None)."""
@@ -82,7 +76,9 @@ class Saver(object):
     """
 
     def __init__(self, session, logdir, keep=KEEP):
-        v1 = tensorflow().compat.v1
+        # TensorFlow is loaded where a checkpoint is written or read, not on import: the checks of a command line
+        # that only find and name checkpoints (rundir.py) answer without waiting seconds for it.
+        v1 = cli.import_tensorflow_quietly().compat.v1
         os.makedirs(logdir, exist_ok=True)
         self.session = session
         self.prefix = os.path.join(logdir, CHECKPOINT_NAME)
@@ -99,7 +95,7 @@ class Saver(object):
         holds the same weights), so that a rewrite cut short cannot destroy it. A save that fails (a full disk)
         removes every file of its step, leaving the previous checkpoint the latest, and raises an OSError.
         """
-        tf = tensorflow()
+        tf = cli.import_tensorflow_quietly()
         path = '%s-%d' % (self.prefix, step)
         if os.path.exists(path + '.index'):
             return path
@@ -181,7 +177,7 @@ def remove(paths):
 
 def restore_checkpoint(session, saver, path, variables):
     """Restore `variables` from `path`; CheckpointError says whether it is corrupt or made for another model."""
-    tf = tensorflow()
+    tf = cli.import_tensorflow_quietly()
     try:
         reader = tf.train.load_checkpoint(path)
         shapes = reader.get_variable_to_shape_map()
