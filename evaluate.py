@@ -9,6 +9,7 @@ the run's data (a folder's class folders, say), each named as the data names it.
 Markdown table and one contact sheet of their grids.
 
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0] [--data MOVED.npz]
+    python evaluate.py --logdir RUN --trained-weights   # a run with --ema-decay, as it draws without the average
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
     python evaluate.py --curves RUN_DIR [RUN_DIR ...] [--output curves.png]   # quality against minutes
 """
@@ -71,6 +72,10 @@ def build_parser():
     parser.add_argument('--json', action='store_true',
                         help='print one JSON object instead of a table (with --curves: their points)')
     parser.add_argument('--seed', type=cli.seed, default=0, help='seed for the generator noise (default 0)')
+    parser.add_argument('--trained-weights', action='store_true',
+                        help='score the generator\'s trained weights, not their moving average: what a run trained '
+                             'with --ema-decay would draw without it (the same run otherwise: the average changes '
+                             'what is drawn, not how the run trains)')
     parser.add_argument('--data', metavar='PATH', default=None,
                         help='the data the run was trained on, at a new path (a moved --data file of main.py); it '
                              'must hold the same data, checked against the run\'s config.json')
@@ -173,12 +178,17 @@ def measure_run(logdir, evaluators, args, with_grid=False):
     generator = load_run(logdir)
     try:
         run = generator.settings
+        weights = 'averaged' if run.model.ema_decay and not args.trained_weights else 'trained'
+        if args.trained_weights:
+            generator.draw_with_trained_weights()
         data = run_data(logdir, run, generator.config.get('data_fingerprint'), args)
         evaluator = evaluator_for(run, data, evaluators, args)
         result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
                                     conditioned=generator.conditioned)
         grid = run_grid(generator, evaluator.classifier, run, args.seed) if with_grid else None
-        row = dict(run=logdir, variant=settings.variant_name(run), dataset=run.dataset, data=data,
+        variant = settings.variant_name(run) + (', trained weights' if run.model.ema_decay and weights == 'trained'
+                                                 else '')
+        row = dict(run=logdir, variant=variant, weights=weights, dataset=run.dataset, data=data,
                    class_names=evaluator.class_names,
                    classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
                    steps=checkpoints.checkpoint_step(generator.checkpoint_path),
@@ -526,6 +536,7 @@ def evaluate_one(args):
         for evaluator in evaluators.values():
             evaluator.close()
     settings = {'logdir': args.logdir, 'dataset': row['dataset'], 'data': row['data'], 'variant': row['variant'],
+                'weights': row['weights'],
                 'steps': row['steps'], 'training_seconds': row['seconds'], 'num_per_class': args.num_per_class,
                 'seed': args.seed, 'class_names': row['class_names'],
                 'classifier_accuracy': row['classifier_accuracy'], 'held_out': row['held_out'],

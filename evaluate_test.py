@@ -532,6 +532,28 @@ def test_cli_json_prints_exactly_one_json_object(trained, tmp_path, monkeypatch,
     assert result['settings']['manifold_k'] == quality.MANIFOLD_K
 
 
+def test_trained_weights_are_scored_in_place_of_the_average_and_said_so(trained, tmp_path, monkeypatch, capsys):
+    """--trained-weights: what a run trained with --ema-decay would draw without it; the JSON, the table and the
+    comparison name which weights drew."""
+    class AveragedRun(FakeGenerator):
+        def draw_with_trained_weights(self):
+            self.sampler = real_digit_sampler(trained.images, trained.labels, label_shift=1)   # another drawing
+
+    def scored(flags):
+        generator = AveragedRun(trained.images, trained.labels)
+        generator.settings = settings.resolve(dict(dataset='mnist_sample', ema_decay=0.5))[0]
+        monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+        assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20', '--json',
+                              '--classifier-dir', trained.cache_dir] + flags) == 0
+        return json.loads(capsys.readouterr().out)
+
+    average, weights = scored([]), scored(['--trained-weights'])
+    assert (average['settings']['weights'], weights['settings']['weights']) == ('averaged', 'trained')
+    assert average['accuracy'] >= 0.8 and weights['accuracy'] <= 0.2
+    assert weights['settings']['variant'] == '--ema-decay 0.5 --dataset mnist_sample, trained weights'
+    assert average['settings']['variant'] == '--ema-decay 0.5 --dataset mnist_sample'
+
+
 def test_cli_table_shows_the_json_precision_recall_density_coverage_of_both_rows(trained, tmp_path, monkeypatch,
                                                                                    capsys):
     argv = ['--logdir', str(tmp_path), '--num-per-class', '20', '--classifier-dir', trained.cache_dir]

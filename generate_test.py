@@ -185,3 +185,18 @@ def test_a_run_with_an_averaged_generator_draws_from_the_averaged_weights(tmp_pa
             for average, value in zip(averages, trained):
                 average.load(value, generator._session)
         assert not np.allclose(generator.sample(np.arange(10), seed=0), drawn, atol=1e-4)
+
+
+def test_an_averaged_run_read_for_its_trained_weights_draws_what_the_run_without_an_average_draws(
+        run, tmp_path_factory, home):
+    """--ema-decay changes what is drawn, not how a run trains: the same run without it has the same weights,
+    which evaluate.py --trained-weights scores (one run measures both)."""
+    averaged_logdir = train(tmp_path_factory, home, 'averaged_twin', ['--ema-decay', '0.5'])
+    labels = np.arange(10)
+    with runs.load_generator(run) as plain, runs.load_generator(averaged_logdir) as averaged:
+        from_average, expected = averaged.sample(labels, seed=0), plain.sample(labels, seed=0)
+        averaged.draw_with_trained_weights()
+        np.testing.assert_allclose(averaged.sample(labels, seed=0), expected, atol=1e-6)
+        assert not np.allclose(from_average, expected, atol=1e-4)
+        plain.draw_with_trained_weights()   # a run without an average draws from its trained weights anyway
+        np.testing.assert_array_equal(plain.sample(labels, seed=0), expected)

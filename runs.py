@@ -170,6 +170,15 @@ class Generator(object):
         self._condition_vectors = model.right_condition_vectors
         self.condition_table = session.run(model.condition_table)
         self.variables = model.generator_variables + model.generator_state_variables
+        # What drawing runs: the moving average of the weights where the run keeps one (--ema-decay), else them.
+        self._images, self._stages = model.generated_image, model.networks.stages
+
+    def draw_with_trained_weights(self):
+        """Draw from the trained weights, not their moving average: what the run would draw without
+        --ema-decay, which changes what is drawn and not how a run trains. Nothing changes for a run without one."""
+        if self._model.networks.drawn is not None:
+            self._images = self._model.networks.generated
+            self._stages = [self._images]
 
     @property
     def noise_len(self):
@@ -202,7 +211,7 @@ class Generator(object):
         """The stages of each sample, coarse to fine: a list of float32 (N, size, size, 1) in [-1, 1]."""
         feed = {self._model.noise_input: np.asarray(noise, np.float32),
                 self._model.right_condition_input: np.asarray(labels, np.int64).reshape(-1)}
-        return [stage.astype(np.float32) for stage in self._session.run(self._model.networks.stages, feed)]
+        return [stage.astype(np.float32) for stage in self._session.run(self._stages, feed)]
 
     def sample_conditions(self, vectors, seed=None, noise=None):
         """Images for condition vectors (N, num_classes): rows of condition_table, or blends of them."""
@@ -217,7 +226,7 @@ class Generator(object):
         """The Drawing of this generator: what an export copies out of its graph."""
         model = self._model
         return Drawing(model.graph, model.noise_input, model.right_condition_input, model.is_training,
-                       model.generated_image, self.variables)
+                       self._images, self.variables)
 
     def values(self, variables):
         """The restored values of these variables of the generator, as numpy arrays."""
@@ -232,7 +241,7 @@ class Generator(object):
         return noise
 
     def _run(self, feed):
-        return self._session.run(self._model.generated_image, feed).astype(np.float32)
+        return self._session.run(self._images, feed).astype(np.float32)
 
     def close(self):
         self._session.close()
