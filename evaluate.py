@@ -186,9 +186,8 @@ def measure_run(logdir, evaluators, args, with_grid=False):
         result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
                                     conditioned=generator.conditioned)
         grid = run_grid(generator, evaluator.classifier, run, args.seed) if with_grid else None
-        variant = settings.variant_name(run) + (', trained weights' if run.model.ema_decay and weights == 'trained'
-                                                 else '')
-        row = dict(run=logdir, variant=variant, weights=weights, dataset=run.dataset, data=data,
+        row = dict(run=logdir, variant=settings.variant_name(run), weights=weights,
+                   keeps_average=bool(run.model.ema_decay), dataset=run.dataset, data=data,
                    class_names=evaluator.class_names,
                    classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
                    steps=checkpoints.checkpoint_step(generator.checkpoint_path),
@@ -298,8 +297,13 @@ COMPARISON_COLUMNS = ['run', 'variant', 'steps', 'minutes', 'accuracy', 'lowest 
                       'memorisation']
 
 
+def variant_text(row):
+    """The run's flags, and which weights drew where the run keeps an average beside them (--trained-weights)."""
+    return '`%s`' % row['variant'] + (', %s weights' % row['weights'] if row['keeps_average'] else '')
+
+
 def comparison_cells(row):
-    return [os.path.basename(os.path.normpath(row['run'])), '`%s`' % row['variant'], '{:,}'.format(row['steps']),
+    return [os.path.basename(os.path.normpath(row['run'])), variant_text(row), '{:,}'.format(row['steps']),
             number(row['seconds'] and row['seconds'] / 60.0, '%.1f'),
             number(row['accuracy']), number(row['lowest_digit_accuracy']),
             '%.1f-%.1f%%' % (100 * row['min_class_share'], 100 * row['max_class_share']),
@@ -326,7 +330,7 @@ def caption(row):
     else:
         word = words_for(row.get('class_names') or dataset.numbered(10))[0]
         first = 'accuracy %s, lowest %s %s' % (cells['accuracy'], word, cells['lowest digit'])
-    return ['%s (%s)' % (row['variant'], cells['run']),
+    return ['%s (%s)' % (cells['variant'].replace('`', ''), cells['run']),
             '%s steps, %s minutes' % (cells['steps'], cells['minutes']),
             first,
             'FD %s = %sx real data, %sx baseline' % (cells['FD'], cells['FD ratio'], cells['FD / baseline']),

@@ -550,8 +550,10 @@ def test_trained_weights_are_scored_in_place_of_the_average_and_said_so(trained,
     average, weights = scored([]), scored(['--trained-weights'])
     assert (average['settings']['weights'], weights['settings']['weights']) == ('averaged', 'trained')
     assert average['accuracy'] >= 0.8 and weights['accuracy'] <= 0.2
-    assert weights['settings']['variant'] == '--ema-decay 0.5 --dataset mnist_sample, trained weights'
-    assert average['settings']['variant'] == '--ema-decay 0.5 --dataset mnist_sample'
+    assert weights['settings']['variant'] == average['settings']['variant'] == '--ema-decay 0.5 --dataset mnist_sample'
+    row = dict(variant='--ema-decay 0.5', weights='trained', keeps_average=True)
+    assert evaluate.variant_text(row) == '`--ema-decay 0.5`, trained weights'
+    assert evaluate.variant_text(dict(row, variant='--arch mlp', keeps_average=False)) == '`--arch mlp`'
 
 
 def test_cli_table_shows_the_json_precision_recall_density_coverage_of_both_rows(trained, tmp_path, monkeypatch,
@@ -732,7 +734,8 @@ def test_compare_json_and_an_explicit_baseline(trained, tiny_runs, tmp_path, cap
 
 
 def test_contact_sheet_caption_names_precision_recall_density_coverage():
-    row = dict(run='runs/wgan', variant='--loss wgan', steps=5000, seconds=300.0, accuracy=0.98,
+    row = dict(run='runs/wgan', variant='--loss wgan', weights='trained', keeps_average=False, steps=5000,
+               seconds=300.0, accuracy=0.98,
                lowest_digit_accuracy=0.95, min_class_share=0.09, max_class_share=0.11, frechet_distance=12.0,
                frechet_ratio=1.3, frechet_vs_baseline=1.1, min_diversity_ratio=0.9, max_diversity_ratio=1.1,
                memorisation_ratio=0.97, memorisation_flag=False, precision=0.812, recall=0.634, density=0.957,
