@@ -178,7 +178,6 @@ def measure_run(logdir, evaluators, args, with_grid=False):
     generator = load_run(logdir)
     try:
         run = generator.settings
-        weights = 'averaged' if run.model.ema_decay and not args.trained_weights else 'trained'
         if args.trained_weights:
             generator.draw_with_trained_weights()
         data = run_data(logdir, run, generator.config.get('data_fingerprint'), args)
@@ -186,8 +185,8 @@ def measure_run(logdir, evaluators, args, with_grid=False):
         result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
                                     conditioned=generator.conditioned)
         grid = run_grid(generator, evaluator.classifier, run, args.seed) if with_grid else None
-        row = dict(run=logdir, variant=settings.variant_name(run), weights=weights,
-                   keeps_average=bool(run.model.ema_decay), dataset=run.dataset, data=data,
+        row = dict(run=logdir, variant=settings.variant_name(run), weights=generator.weights,
+                   keeps_average=generator.keeps_average, dataset=run.dataset, data=data,
                    class_names=evaluator.class_names,
                    classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
                    steps=checkpoints.checkpoint_step(generator.checkpoint_path),
@@ -297,9 +296,10 @@ COMPARISON_COLUMNS = ['run', 'variant', 'steps', 'minutes', 'accuracy', 'lowest 
                       'memorisation']
 
 
-def variant_text(row):
-    """The run's flags, and which weights drew where the run keeps an average beside them (--trained-weights)."""
-    return '`%s`' % row['variant'] + (', %s weights' % row['weights'] if row['keeps_average'] else '')
+def variant_text(row, flags='`%s`'):
+    """The run's flags (in `flags`' form: code in Markdown), and which weights drew where the run keeps an average
+    beside them (--trained-weights)."""
+    return flags % row['variant'] + (', %s weights' % row['weights'] if row['keeps_average'] else '')
 
 
 def comparison_cells(row):
@@ -330,7 +330,7 @@ def caption(row):
     else:
         word = words_for(row.get('class_names') or dataset.numbered(10))[0]
         first = 'accuracy %s, lowest %s %s' % (cells['accuracy'], word, cells['lowest digit'])
-    return ['%s (%s)' % (cells['variant'].replace('`', ''), cells['run']),
+    return ['%s (%s)' % (variant_text(row, '%s'), cells['run']),
             '%s steps, %s minutes' % (cells['steps'], cells['minutes']),
             first,
             'FD %s = %sx real data, %sx baseline' % (cells['FD'], cells['FD ratio'], cells['FD / baseline']),

@@ -496,6 +496,7 @@ def test_every_figure_of_a_class_is_measured_for_each_class_of_the_data(shapes):
 
 class FakeGenerator:
     """Stands in for a trained generator: answers with real digits (held-out ones unless told)."""
+    weights, keeps_average = 'trained', False
 
     def __init__(self, images, labels, conditioned=True):
         self.settings = settings.resolve(dict(dataset='mnist_sample', conditioning='matching' if conditioned
@@ -536,8 +537,11 @@ def test_trained_weights_are_scored_in_place_of_the_average_and_said_so(trained,
     """--trained-weights: what a run trained with --ema-decay would draw without it; the JSON, the table and the
     comparison name which weights drew."""
     class AveragedRun(FakeGenerator):
+        weights, keeps_average = 'averaged', True
+
         def draw_with_trained_weights(self):
             self.sampler = real_digit_sampler(trained.images, trained.labels, label_shift=1)   # another drawing
+            self.weights = 'trained'
 
     def scored(flags):
         generator = AveragedRun(trained.images, trained.labels)

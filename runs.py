@@ -170,15 +170,25 @@ class Generator(object):
         self._condition_vectors = model.right_condition_vectors
         self.condition_table = session.run(model.condition_table)
         self.variables = model.generator_variables + model.generator_state_variables
-        # What drawing runs: the moving average of the weights where the run keeps one (--ema-decay), else them.
-        self._images, self._stages = model.generated_image, model.networks.stages
+        # What drawing runs, coarse to fine, the last stage being the image: the generator reading the moving
+        # average of its weights where the run keeps one (--ema-decay), else its trained weights.
+        self._stages = model.networks.stages
+
+    @property
+    def keeps_average(self):
+        """Whether the run keeps a moving average of the generator's weights beside them (--ema-decay)."""
+        return self._model.networks.drawn is not None
+
+    @property
+    def weights(self):
+        """Which weights draw: 'averaged' (the moving average) or 'trained'."""
+        return 'averaged' if self._stages[-1] is self._model.networks.drawn else 'trained'
 
     def draw_with_trained_weights(self):
         """Draw from the trained weights, not their moving average: what the run would draw without
         --ema-decay, which changes what is drawn and not how a run trains. Nothing changes for a run without one."""
-        if self._model.networks.drawn is not None:
-            self._images = self._model.networks.generated
-            self._stages = [self._images]
+        if self.keeps_average:
+            self._stages = [self._model.networks.generated]
 
     @property
     def noise_len(self):
@@ -226,7 +236,7 @@ class Generator(object):
         """The Drawing of this generator: what an export copies out of its graph."""
         model = self._model
         return Drawing(model.graph, model.noise_input, model.right_condition_input, model.is_training,
-                       self._images, self.variables)
+                       self._stages[-1], self.variables)
 
     def values(self, variables):
         """The restored values of these variables of the generator, as numpy arrays."""
@@ -241,7 +251,7 @@ class Generator(object):
         return noise
 
     def _run(self, feed):
-        return self._session.run(self._images, feed).astype(np.float32)
+        return self._session.run(self._stages[-1], feed).astype(np.float32)
 
     def close(self):
         self._session.close()
