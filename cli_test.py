@@ -816,13 +816,15 @@ def test_a_default_is_written_once_and_reaches_main_the_config_and_the_model(tmp
     import settings
     field = {f.name: f for f in dataclasses.fields(settings.ModelSettings)}['condition_units']
     monkeypatch.setattr(field, 'default', 12)
-    monkeypatch.setitem(settings.PART_DEFAULTS['loss'], 'gan', {'learning_rate': 1e-3})
+    monkeypatch.setitem(settings.PART_DEFAULTS['loss'], 'gan', dict(settings.PART_DEFAULTS['loss']['gan'],
+                                                                    learning_rate=1e-3))
     logdir = tmp_path / 'run'
     argv = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--steps', '1',
             '--eval-every', '0', '--logdir', logdir]
     assert main_in_process(argv) == 0
     model = json.loads((logdir / 'config.json').read_text())['model']
-    assert (model['condition_units'], model['learning_rate'], model['d_learning_rate']) == (12, 1e-3, 1e-3)
+    # The discriminator's rate is a multiple of the generator's: it follows.
+    assert (model['condition_units'], model['learning_rate'], model['d_learning_rate']) == (12, 1e-3, 2e-3)
     monkeypatch.undo()
     assert resolved().model.condition_units == 32
     with runs.load_generator(str(logdir)) as generator:
@@ -881,6 +883,8 @@ def test_a_new_run_stores_the_values_its_variant_trains_with(flags):
     model = run.model
     parts = {kind: getattr(model, kind) for kind in settings.PART_ORDER}
     for name, value in settings.part_defaults(parts).items():
+        if isinstance(value, settings.TimesGeneratorRate):
+            value = value.times * model.learning_rate
         if name not in settings.unread_fields(model):
             assert getattr(model if name in settings.MODEL_FIELDS else run, name) == value, name
     assert model.learning_rate is not None and model.d_learning_rate is not None

@@ -9,7 +9,7 @@ the run's data (a folder's class folders, say), each named as the data names it.
 Markdown table and one contact sheet of their grids.
 
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0] [--data MOVED.npz]
-    python evaluate.py --logdir RUN --trained-weights   # a run with --ema-decay, as it draws without the average
+    python evaluate.py --logdir RUN --trained-weights   # a run that keeps an average, as it draws without it
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
     python evaluate.py --curves RUN_DIR [RUN_DIR ...] [--output curves.png]   # quality against minutes
 """
@@ -73,9 +73,9 @@ def build_parser():
                         help='print one JSON object instead of a table (with --curves: their points)')
     parser.add_argument('--seed', type=cli.seed, default=0, help='seed for the generator noise (default 0)')
     parser.add_argument('--trained-weights', action='store_true',
-                        help='score the generator\'s trained weights, not their moving average: what a run trained '
-                             'with --ema-decay would draw without it (the same run otherwise: the average changes '
-                             'what is drawn, not how the run trains)')
+                        help='score the generator\'s trained weights, not their moving average: what a run that '
+                             'keeps one (--ema-decay, 0.99 for --loss gan) would draw with --ema-decay 0 (the same '
+                             'run otherwise: the average changes what is drawn, not how the run trains)')
     parser.add_argument('--data', metavar='PATH', default=None,
                         help='the data the run was trained on, at a new path (a moved --data file of main.py); it '
                              'must hold the same data, checked against the run\'s config.json')

@@ -188,12 +188,13 @@ def test_a_run_with_an_averaged_generator_draws_from_the_averaged_weights(tmp_pa
 
 
 def test_an_averaged_run_read_for_its_trained_weights_draws_what_the_run_without_an_average_draws(
-        run, tmp_path_factory, home):
+        tmp_path_factory, home):
     """--ema-decay changes what is drawn, not how a run trains: the same run without it has the same weights,
     which evaluate.py --trained-weights scores (one run measures both)."""
+    plain_logdir = train(tmp_path_factory, home, 'plain_twin', ['--ema-decay', '0'])
     averaged_logdir = train(tmp_path_factory, home, 'averaged_twin', ['--ema-decay', '0.5'])
     labels = np.arange(10)
-    with runs.load_generator(run) as plain, runs.load_generator(averaged_logdir) as averaged:
+    with runs.load_generator(plain_logdir) as plain, runs.load_generator(averaged_logdir) as averaged:
         from_average, expected = averaged.sample(labels, seed=0), plain.sample(labels, seed=0)
         averaged.draw_with_trained_weights()
         np.testing.assert_allclose(averaged.sample(labels, seed=0), expected, atol=1e-6)

@@ -64,9 +64,10 @@ def build_parser():
         % (DEFAULTS['k_steps'], parts['loss']['wgan']['k_steps']), metavar='N', type=cli.positive_int)
     add('--learning-rate', 'generator learning rate, and the discriminator\'s unless --d-learning-rate',
         'the loss\'s own, %g for gan' % DEFAULTS['learning_rate'], metavar='RATE', type=cli.positive_float)
-    add('--d-learning-rate', 'discriminator learning rate', 'the variant\'s own: %g for --model lapgan, else '
-        '--learning-rate' % parts['model_type']['lapgan']['d_learning_rate'], metavar='RATE',
-        type=cli.positive_float)
+    add('--d-learning-rate', 'discriminator learning rate', 'the variant\'s own: %g times --learning-rate for '
+        '--loss gan, %g times for --model lapgan, --learning-rate for the Wasserstein losses' % (
+            parts['loss']['gan']['d_learning_rate'].times, parts['model_type']['lapgan']['d_learning_rate'].times),
+        metavar='RATE', type=cli.positive_float)
     add('--noise-len', 'length of the generator\'s noise vector', metavar='N', type=cli.positive_int)
     add('--seed', 'seed for weights, data order and noise: the same seed repeats a run', metavar='N', type=cli.seed)
     add('--model', 'gan: one generator and discriminator; lapgan: a Laplacian pyramid of GANs at 7x7, 14x14 and '
@@ -102,8 +103,9 @@ def build_parser():
     add('--top-k', 'top-k updates: the generator learns only from the share of each batch the discriminator finds '
         'most real, falling from 1 by 1%% an epoch to this share (1: every image)', metavar='SHARE', type=cli.share)
     add('--ema-decay', 'draw (grids, quality points, generate.py, evaluate.py, exports) from a moving average of '
-        'the generator\'s weights at this decay, e.g. 0.999, warmed up as (1 + step) / (10 + step) (0: the trained '
-        'weights)', metavar='DECAY', type=cli.fraction)
+        'the generator\'s weights at this decay, warmed up as (1 + step) / (10 + step) (0: the trained '
+        'weights)', '%g for --loss gan, 0 for the Wasserstein losses' % DEFAULTS['ema_decay'], metavar='DECAY',
+        type=cli.fraction)
     add('--spectral-norm', 'divide each of the discriminator\'s weights by its largest singular value (one step of '
         'power iteration per discriminator step), which bounds how steeply it can judge', action='store_const',
         const=True)

@@ -418,7 +418,8 @@ def test_with_an_averaged_generator_every_drawing_uses_the_averaged_weights():
         np.testing.assert_allclose(session.run(model.generated_image, feed), trained, atol=1e-5)
 
 
-def test_without_an_averaged_generator_drawing_uses_the_trained_weights(model_and_session):
-    model, session = model_and_session
+def test_without_an_averaged_generator_drawing_uses_the_trained_weights():
+    model, session = build(g_dim=8, d_dim=8, ema_decay=0.0, seed=0)
+    session.close()
     assert model.generated_image is model.networks.generated
     assert not [v for v in model.generator_state_variables if v.op.name.endswith('_average')]

@@ -37,6 +37,13 @@ class LevelDesign:
 
 
 @dataclasses.dataclass(frozen=True)
+class TimesGeneratorRate:
+    """A part's discriminator rate as a multiple of the generator's (two time-scales), so that --learning-rate
+    moves both; a new run stores the product."""
+    times: float
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSettings:
     """What the graph is: its parts, their sizes, the optimizers' rates and the seed.
 
@@ -65,7 +72,7 @@ class ModelSettings:
     ema_decay: Optional[float] = 0.0   # drawing from a moving average of G's weights at this decay (0: none)
     spectral_norm: Optional[bool] = False   # each of D's weights divided by its largest singular value
     learning_rate: float = 2e-4      # the generator's; the discriminator's too unless d_learning_rate
-    d_learning_rate: Optional[float] = None  # None: the generator's rate
+    d_learning_rate: Optional[float] = None  # None: the generator's rate (a part may ask for a multiple of it)
     beta1: Optional[float] = 0.5     # Adam's first-moment decay
     clip: Optional[float] = None     # wgan: every critic weight clipped to [-clip, clip] after each step
     level_convs: Optional[int] = None            # lapgan: 3x3 convolutions in each level's generator
@@ -128,8 +135,10 @@ FLAG_CHOICES = dict(CHOICES, conditioning=('matching', 'concat', 'none'))
 # part that learns slowly gets more steps than its loss gives.
 PART_DEFAULTS = {
     'loss': {
-        # Constant rates: they scored better for the default GAN than a decay.
-        'gan': {},
+        # Constant rates: they scored better for the default GAN than a decay. A discriminator at twice the
+        # generator's rate, and drawing from an average of the generator's weights: together FD 8% and 3% lower
+        # on two seeds.
+        'gan': {'d_learning_rate': TimesGeneratorRate(2), 'ema_decay': 0.99},
         # The write-up's WGAN: RMSProp, clipping, five critic steps per generator step (100 while warming up),
         # so 4,000 steps fill its 20-minute budget.
         'wgan': {'learning_rate': 5e-5, 'k_steps': 5, 'steps': 4000, 'clip': 0.01, 'lr_decay': 0.5},
@@ -150,8 +159,8 @@ PART_DEFAULTS = {
         'gan': {},
         # A LAPGAN step trains three GANs: fewer steps. Its discriminators learn at 8 times the generators'
         # rate (two time-scales); it conditions on labels only.
-        'lapgan': {'steps': 2500, 'level_convs': 3, 'level_design': LevelDesign(), 'd_learning_rate': 1.6e-3,
-                   'lr_decay': 0.5, 'clusters': 0},
+        'lapgan': {'steps': 2500, 'level_convs': 3, 'level_design': LevelDesign(),
+                   'd_learning_rate': TimesGeneratorRate(8), 'lr_decay': 0.5, 'clusters': 0},
     },
 }
 PART_ORDER = ('loss', 'arch', 'conditioning', 'model_type')
@@ -329,6 +338,8 @@ def build(values, given=()):
     """RunSettings from a flat {field: value}: the clusters conditioning picked, unread fields set to None;
     returns (run, notes) - a note for each DROPPABLE field given that the parts do not read."""
     values = dict(values)
+    if isinstance(values['d_learning_rate'], TimesGeneratorRate):
+        values['d_learning_rate'] = values['d_learning_rate'].times * values['learning_rate']
     if values['conditioning'] in ('none', 'clusters'):
         values['conditioning'] = 'clusters' if values['clusters'] else 'none'
     model = ModelSettings(**{name: values[name] for name in MODEL_FIELDS})

@@ -32,9 +32,9 @@ def legacy_config(name):
 
 # ------------------------------------------------------------------------------------ resolving
 
-def test_the_default_run_is_the_matching_aware_gan_of_the_dataclasses():
+def test_the_default_run_is_the_matching_aware_gan_of_the_dataclasses_with_the_gan_losss_own_rates():
     run = new()
-    assert run.model == settings.ModelSettings(d_learning_rate=2e-4)
+    assert run.model == settings.ModelSettings(d_learning_rate=4e-4, ema_decay=0.99)
     assert (run.model.conditioning, run.model.arch, run.model.loss, run.model.model_type) == (
         'matching', 'dcgan', 'gan', 'gan')
     assert (run.steps, run.k_steps, run.batch_size, run.lr_decay) == (7000, 1, 64, 0.0)
@@ -50,9 +50,23 @@ def test_each_part_brings_its_own_defaults_and_a_given_flag_wins():
     assert (lapgan.model.d_learning_rate, lapgan.model.learning_rate, lapgan.model.level_convs) == (1.6e-3, 2e-4, 3)
 
 
-def test_the_discriminator_learns_at_the_generators_rate_unless_told_otherwise():
-    assert new(learning_rate=1e-3).model.d_learning_rate == 1e-3
+def test_the_discriminator_learns_at_its_parts_multiple_of_the_generators_rate_unless_told_otherwise():
+    """Two time-scales: the gan loss's discriminator at twice the generator's rate, LAPGAN's at 8 times, the
+    Wasserstein critics at the generator's own; the multiple follows --learning-rate, a given rate wins."""
+    assert new().model.d_learning_rate == 2 * new().model.learning_rate
+    assert new(learning_rate=1e-3).model.d_learning_rate == 2e-3
+    assert new(model_type='lapgan', learning_rate=1e-4).model.d_learning_rate == 8e-4
+    for loss in ('wgan', 'wgan-gp'):
+        critic = new(loss=loss, learning_rate=1e-4).model
+        assert critic.d_learning_rate == critic.learning_rate == 1e-4
     assert new(learning_rate=1e-3, d_learning_rate=4e-4).model.d_learning_rate == 4e-4
+
+
+def test_the_gan_loss_draws_from_an_average_of_the_generators_weights_and_the_critics_from_their_own():
+    assert new().model.ema_decay == new(arch='mlp').model.ema_decay == new(conditioning='concat').model.ema_decay == 0.99
+    assert new(loss='wgan').model.ema_decay == new(loss='wgan-gp').model.ema_decay == 0.0
+    assert new(model_type='lapgan').model.ema_decay is None    # its levels keep no average
+    assert new(ema_decay=0.0).model.ema_decay == 0.0
 
 
 def test_conditioning_none_is_the_clustered_gan_unless_clusters_0():
@@ -255,7 +269,7 @@ def test_every_legacy_run_reads_as_the_model_it_was_trained_as(name):
 
 def test_every_variant_has_a_name_of_its_own():
     variants = [{}, {'conditioning': 'none'}, {'conditioning': 'none', 'clusters': 0}, {'augment': 'translation'},
-                {'lr_decay': 0.5}, {'d_learning_rate': 4e-4}, {'data': '/somewhere/digits.npz'},
+                {'lr_decay': 0.5}, {'d_learning_rate': 8e-4}, {'data': '/somewhere/digits.npz'},
                 {'loss': 'wgan'}, {'model_type': 'lapgan'}, {'dataset': 'fashion_mnist'}]
     names = [settings.variant_name(new(**given)) for given in variants]
     assert len(set(names)) == len(names), names
