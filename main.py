@@ -65,8 +65,8 @@ def build_parser():
     add('--learning-rate', 'generator learning rate, and the discriminator\'s unless --d-learning-rate',
         'the loss\'s own, %g for gan' % DEFAULTS['learning_rate'], metavar='RATE', type=cli.positive_float)
     add('--d-learning-rate', 'discriminator learning rate', 'the variant\'s own: %g times --learning-rate for '
-        '--loss gan, %g times for --model lapgan, --learning-rate for the Wasserstein losses' % (
-            parts['loss']['gan']['d_learning_rate'].times, parts['model_type']['lapgan']['d_learning_rate'].times),
+        '--loss gan, %g times for --model lapgan, --learning-rate for the Wasserstein losses and --conditioning none'
+        % (parts['loss']['gan']['d_learning_rate'].times, parts['model_type']['lapgan']['d_learning_rate'].times),
         metavar='RATE', type=cli.positive_float)
     add('--noise-len', 'length of the generator\'s noise vector', metavar='N', type=cli.positive_int)
     add('--seed', 'seed for weights, data order and noise: the same seed repeats a run', metavar='N', type=cli.seed)

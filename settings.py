@@ -152,8 +152,9 @@ PART_DEFAULTS = {
         # The label at every layer, and no mode-seeking term: without wrong-label pairs to hold the class, it
         # trades accuracy for variety. CGAN learns the class slowly.
         'concat': {'concat_every_layer': True, 'diversity_weight': 0.0, 'steps': 10000, 'lr_decay': 0.5},
-        # No label: the images' own clusters take its place (--clusters 0: the original GAN).
-        'none': {'clusters': 50, 'lr_decay': 0.5},
+        # No label: the images' own clusters take its place (--clusters 0: the original GAN). Its discriminator
+        # learns at the generator's rate: at twice it, the clustered GAN's FD rose 10% and its recall fell.
+        'none': {'clusters': 50, 'lr_decay': 0.5, 'd_learning_rate': TimesGeneratorRate(1)},
     },
     'model_type': {
         'gan': {},

@@ -56,6 +56,8 @@ def test_the_discriminator_learns_at_its_parts_multiple_of_the_generators_rate_u
     assert new().model.d_learning_rate == 2 * new().model.learning_rate
     assert new(learning_rate=1e-3).model.d_learning_rate == 2e-3
     assert new(model_type='lapgan', learning_rate=1e-4).model.d_learning_rate == 8e-4
+    # The unconditioned GAN lost variety with a faster discriminator: its own stays at the generator's rate.
+    assert new(conditioning='none').model.d_learning_rate == new(conditioning='none').model.learning_rate
     for loss in ('wgan', 'wgan-gp'):
         critic = new(loss=loss, learning_rate=1e-4).model
         assert critic.d_learning_rate == critic.learning_rate == 1e-4
