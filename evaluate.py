@@ -297,9 +297,10 @@ COMPARISON_COLUMNS = ['run', 'variant', 'steps', 'minutes', 'accuracy', 'lowest 
 
 
 def variant_text(row, flags='`%s`'):
-    """The run's flags (in `flags`' form: code in Markdown), and which weights drew where the run keeps an average
-    beside them (--trained-weights)."""
-    return flags % row['variant'] + (', %s weights' % row['weights'] if row['keeps_average'] else '')
+    """The run's flags (in `flags`' form: code in Markdown), and 'trained weights' where a run that keeps an
+    average beside them was drawn through those instead (--trained-weights)."""
+    return flags % row['variant'] + (', trained weights' if row['keeps_average'] and row['weights'] == 'trained'
+                                     else '')
 
 
 def comparison_cells(row):

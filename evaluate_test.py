@@ -557,6 +557,8 @@ def test_trained_weights_are_scored_in_place_of_the_average_and_said_so(trained,
     assert weights['settings']['variant'] == average['settings']['variant'] == '--ema-decay 0.5 --dataset mnist_sample'
     row = dict(variant='--ema-decay 0.5', weights='trained', keeps_average=True)
     assert evaluate.variant_text(row) == '`--ema-decay 0.5`, trained weights'
+    # A run drawn as it draws (every default run of the gan loss keeps an average) needs no note.
+    assert evaluate.variant_text(dict(row, weights='averaged')) == '`--ema-decay 0.5`'
     assert evaluate.variant_text(dict(row, variant='--arch mlp', keeps_average=False)) == '`--arch mlp`'
 
 
