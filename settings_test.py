@@ -65,7 +65,8 @@ def test_the_discriminator_learns_at_its_parts_multiple_of_the_generators_rate_u
 
 
 def test_the_gan_loss_draws_from_an_average_of_the_generators_weights_and_the_critics_from_their_own():
-    assert new().model.ema_decay == new(arch='mlp').model.ema_decay == new(conditioning='concat').model.ema_decay == 0.99
+    for given in ({}, {'arch': 'mlp'}, {'conditioning': 'concat'}, {'conditioning': 'none'}):
+        assert new(**given).model.ema_decay == 0.99, given
     assert new(loss='wgan').model.ema_decay == new(loss='wgan-gp').model.ema_decay == 0.0
     assert new(model_type='lapgan').model.ema_decay is None    # its levels keep no average
     assert new(ema_decay=0.0).model.ema_decay == 0.0
