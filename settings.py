@@ -72,7 +72,7 @@ class ModelSettings:
     ema_decay: Optional[float] = 0.0   # drawing from a moving average of G's weights at this decay (0: none)
     spectral_norm: Optional[bool] = False   # each of D's weights divided by its largest singular value
     learning_rate: float = 2e-4      # the generator's; the discriminator's too unless d_learning_rate
-    d_learning_rate: Optional[float] = None  # None: the generator's rate (a part may ask for a multiple of it)
+    d_learning_rate: Optional[float] = None  # None: the generator's rate; a part may ask for a TimesGeneratorRate
     beta1: Optional[float] = 0.5     # Adam's first-moment decay
     clip: Optional[float] = None     # wgan: every critic weight clipped to [-clip, clip] after each step
     level_convs: Optional[int] = None            # lapgan: 3x3 convolutions in each level's generator
@@ -80,8 +80,11 @@ class ModelSettings:
     seed: int = 0                    # weights, data order and noise: the same seed repeats a run
 
     def __post_init__(self):
-        if self.d_learning_rate is None and isinstance(self.learning_rate, (int, float)):
-            object.__setattr__(self, 'd_learning_rate', self.learning_rate)
+        # The discriminator's rate given as a multiple of the generator's (None: the generator's own) is held as
+        # the product.
+        rate = TimesGeneratorRate(1) if self.d_learning_rate is None else self.d_learning_rate
+        if isinstance(rate, TimesGeneratorRate) and isinstance(self.learning_rate, (int, float)):
+            object.__setattr__(self, 'd_learning_rate', rate.times * self.learning_rate)
 
     @property
     def uses_labels(self):
@@ -339,8 +342,6 @@ def build(values, given=()):
     """RunSettings from a flat {field: value}: the clusters conditioning picked, unread fields set to None;
     returns (run, notes) - a note for each DROPPABLE field given that the parts do not read."""
     values = dict(values)
-    if isinstance(values['d_learning_rate'], TimesGeneratorRate):
-        values['d_learning_rate'] = values['d_learning_rate'].times * values['learning_rate']
     if values['conditioning'] in ('none', 'clusters'):
         values['conditioning'] = 'clusters' if values['clusters'] else 'none'
     model = ModelSettings(**{name: values[name] for name in MODEL_FIELDS})
