@@ -4,8 +4,12 @@ import socket
 
 import pytest
 
+import cli
+
 # Must be set before anything imports TensorFlow, or its C++ start-up chatter floods the test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The kernels the commands run on (cli.import_tensorflow_quietly), for the tests that import TensorFlow first.
+cli.choose_onednn_kernels()
 
 
 class NetworkBlocked(OSError):

@@ -1,4 +1,8 @@
 """The layers: what each computes, checked against plain TensorFlow."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -6,6 +10,7 @@ import tensorflow as tf
 import ops
 
 v1 = tf.compat.v1
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def test_conv2d_with_joined_vectors_equals_the_convolution_of_the_tiled_concatenation():
@@ -46,6 +51,31 @@ def test_a_dilated_conv2d_spreads_its_taps_and_keeps_the_size():
     assert sorted(zip(*np.nonzero(out))) == [(r, c) for r in (2, 4, 6) for c in (2, 4, 6)]
     with graph.as_default(), pytest.raises(ValueError, match='dilation'):
         ops.conv2d(tf.constant(x), 1, 3, 1, 'other', joined=tf.ones((1, 2)), dilation=2)
+
+
+# A dilated convolution's filter gradient has only oneDNN's kernel on the CPU, and TensorFlow turns oneDNN
+# on by itself only where the processor has AVX-512's neural-network extensions.
+LEARN_ONE_DILATED_STEP = """
+import numpy as np
+import cli
+tf = cli.import_tensorflow_quietly()
+import ops
+with tf.Graph().as_default():
+    y = ops.conv2d(tf.constant(np.ones((2, 8, 8, 3), np.float32)), 4, 3, 1, 'conv', dilation=2)
+    step = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(y * y))
+    with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        session.run(step)
+print('learned')
+"""
+
+
+def test_a_dilated_conv2d_learns_on_every_processor_under_the_commands_tensorflow():
+    env = {name: value for name, value in os.environ.items() if name != 'TF_ENABLE_ONEDNN_OPTS'}
+    done = subprocess.run([sys.executable, '-c', LEARN_ONE_DILATED_STEP], env=env, cwd=HERE,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, [line for line in done.stderr.splitlines() if 'Error' in line]
+    assert done.stdout.split() == ['learned']
 
 
 def test_no_new_update_ops_keeps_batch_norm_statistics_moving_once():
