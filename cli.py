@@ -22,9 +22,9 @@ PRECISIONS = ('auto', 'float32', 'bfloat16')
 
 def choose_onednn_kernels():
     """oneDNN's CPU kernels on every processor, as on those where TensorFlow picks them by itself (the ones
-    with AVX-512's neural-network extensions). Without them a dilated convolution (LAPGAN's generator) has
-    no filter gradient on the CPU, and a training step is slower (docs/results.md, levers for speed).
-    Takes effect only before TensorFlow loads; TF_ENABLE_ONEDNN_OPTS=0 keeps TensorFlow's own choice."""
+    with neural-network instructions, such as AVX-512 VNNI or BF16). Without them a dilated convolution
+    (LAPGAN's generator) has no filter gradient on the CPU, and a training step is slower (docs/results.md,
+    levers for speed). Takes effect only before TensorFlow loads; TF_ENABLE_ONEDNN_OPTS=0 keeps its choice."""
     os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
 
 

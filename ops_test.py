@@ -54,7 +54,7 @@ def test_a_dilated_conv2d_spreads_its_taps_and_keeps_the_size():
 
 
 # A dilated convolution's filter gradient has only oneDNN's kernel on the CPU, and TensorFlow turns oneDNN
-# on by itself only where the processor has AVX-512's neural-network extensions.
+# on by itself only where the processor has neural-network instructions (AVX-512 VNNI or BF16, AMX).
 LEARN_ONE_DILATED_STEP = """
 import numpy as np
 import cli
