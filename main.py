@@ -99,7 +99,8 @@ def build_parser():
         metavar='|'.join(name for name in choices['augment'] if name))
     add('--r1-weight', 'gamma of R1: the discriminator pays gamma/2 times its squared gradient at real images, '
         'which keeps it from overfitting the training images (0: none)', '%g for --loss gan, 0 for the '
-        'Wasserstein losses, --conditioning none and --model lapgan' % DEFAULTS['r1_weight'], metavar='GAMMA', type=cli.non_negative_float)
+        'Wasserstein losses, --conditioning none and --model lapgan' % DEFAULTS['r1_weight'], metavar='GAMMA',
+        type=cli.non_negative_float)
     add('--top-k', 'top-k updates: the generator learns only from the share of each batch the discriminator finds '
         'most real, falling from 1 by 1%% an epoch to this share (1: every image)', metavar='SHARE', type=cli.share)
     add('--ema-decay', 'draw (grids, quality points, generate.py, evaluate.py, exports) from a moving average of '
