@@ -74,8 +74,8 @@ def test_the_gan_loss_draws_from_an_average_of_the_generators_weights_and_the_cr
 
 def test_the_gan_losss_discriminator_pays_r1_at_real_images_and_the_critics_keep_their_own_constraint():
     """R1 at gamma 0.1 (0.1 / 2 * |grad D(real image)|^2 in D's loss) lowered the default's FD on two seeds and
-    kept every gan-loss member measured with it at its figures; the Wasserstein critics are held by clipping
-    or by their own penalty instead. A given --r1-weight wins."""
+    the FD of the conditioned members with one discriminator; the Wasserstein critics are held by clipping or
+    by their own penalty instead. A given --r1-weight wins."""
     for given in ({}, {'arch': 'mlp'}, {'conditioning': 'concat'}, {'interpolate_conditions': True},
                   {'dataset': 'fashion_mnist'}):
         assert new(**given).model.r1_weight == 0.1, given
