@@ -352,6 +352,7 @@ BAD_TRAINING_INPUT = {
                                   ['--diversity-weight']),
     'zero noise length': (lambda run, tmp: ['--logdir', fresh(tmp), '--noise-len', '0'], ['--noise-len']),
     'negative r1 weight': (lambda run, tmp: ['--logdir', fresh(tmp), '--r1-weight', '-1'], ['--r1-weight', '0 or a positive']),
+    'r1 every 0 steps': (lambda run, tmp: ['--logdir', fresh(tmp), '--r1-every', '0'], ['--r1-every']),
     'a top-k share of 0': (lambda run, tmp: ['--logdir', fresh(tmp), '--top-k', '0'], ['--top-k', 'above 0']),
     'a top-k share above 1': (lambda run, tmp: ['--logdir', fresh(tmp), '--top-k', '1.5'], ['--top-k', 'up to 1']),
     'training on held-out images a run held out': (lambda run, tmp: ['--logdir', run, '--train-on-held-out'],
@@ -505,7 +506,7 @@ def test_a_run_saved_by_version_0_1_0_resumes_and_draws(name, tmp_path, capsys):
 
 
 # The model settings each version added: a run saved before it has none of them.
-ADDED_IN = {5: ('r1_weight', 'top_k', 'ema_decay'), 6: ('spectral_norm',)}
+ADDED_IN = {5: ('r1_weight', 'top_k', 'ema_decay'), 6: ('spectral_norm',), 7: ('r1_every',)}
 
 
 def as_saved_by_version(logdir, version):
@@ -529,7 +530,7 @@ def as_saved_by_version(logdir, version):
             json.dump(state, stream)
 
 
-@pytest.mark.parametrize('version', [4, 5])
+@pytest.mark.parametrize('version', [4, 5, 6])
 def test_a_run_saved_before_the_levers_existed_still_draws(run_copy, tmp_path, capsys, version):
     as_saved_by_version(run_copy, version)
     assert generate_in_process(['--logdir', run_copy, '--condition', '3', '--output', tmp_path / 'three.png']) == 0

@@ -7,16 +7,18 @@ Versions: 1 is release 0.1.0 (no "version" key); 2 added the family's later sett
 run stored without one was trained before it existed); 3 stored every setting; 4 added the names of the
 data's classes (class_names: runs of before trained on their dataset's own classes, the ten digits for MNIST,
 and store null); 5 the hold-out (train_on_held_out: runs of before trained on every image) and the levers R1,
-top-k and the averaged generator; 6, today's, written by settings.to_config, spectral normalisation. Plain
-dicts in, plain dicts out: settings.py checks the kinds of the values afterwards.
+top-k and the averaged generator; 6 spectral normalisation; 7, today's, written by settings.to_config, lazy R1
+(r1_every: runs of before paid R1 on every step). Plain dicts in, plain dicts out: settings.py checks the kinds
+of the values afterwards.
 """
-CURRENT_VERSION = 6
+CURRENT_VERSION = 7
 
 # The value each model setting had before it existed: a run stored without it was trained with that value.
 BEFORE_IT_EXISTED = {'diversity_weight': 0.0, 'concat_every_layer': False, 'augment': '', 'clusters': 0}
 LAPGAN_BEFORE_IT_EXISTED = {'level_convs': 1, 'level_design': 1}
 # The model settings each version added, as runs saved before it were trained: with none of these levers.
-LEVERS_ADDED_IN = {5: {'r1_weight': 0.0, 'top_k': 1.0, 'ema_decay': 0.0}, 6: {'spectral_norm': False}}
+LEVERS_ADDED_IN = {5: {'r1_weight': 0.0, 'top_k': 1.0, 'ema_decay': 0.0}, 6: {'spectral_norm': False},
+                   7: {'r1_every': 1}}
 LEVERS_BEFORE_THEY_EXISTED = {name: value for levers in LEVERS_ADDED_IN.values() for name, value in levers.items()}
 # How LAPGAN's level designs were numbered in version 2 (1: the first; 2: bilinear, judged images, code maps,
 # dilated convolutions), as settings.LevelDesign fields.

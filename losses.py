@@ -226,23 +226,30 @@ PART_NAMES = ('discriminator_real_right_loss', 'discriminator_fake_loss', 'discr
 # The two totals, each discriminator's losses and scalars under its name ({name}/{scalar} for a model with
 # several), and the parts by name (None where the model has no such part, or has several discriminators; their
 # probabilities are then the means over the discriminators).
-GANLoss = collections.namedtuple('GANLoss', ('discriminator', 'generator', 'scalars') + PART_NAMES)
+# discriminator_with_r1: lazy R1's discriminator loss, for the steps that pay it (None where every step does).
+GANLoss = collections.namedtuple('GANLoss', ('discriminator', 'generator', 'scalars') + PART_NAMES
+                                 + ('discriminator_with_r1',), defaults=(None,))
 
 
-def gan_loss(rule, judged, diversity_weight=0.0, labels=None, r1_weight=0.0, top_k=None):
+def gan_loss(rule, judged, diversity_weight=0.0, labels=None, r1_weight=0.0, top_k=None, r1_every=1):
     """The losses of a model whose discriminators judged `judged` ({name: Judged}, '' for a single one): each
     by the rule, plus the generator's extra terms (GAN-INT's blended pairs, the mode-seeking term over the
     images of each of `labels`), summed over the discriminators. Two levers: `r1_weight` adds R1 to each
-    discriminator's loss; `top_k`, a share of the batch (a tensor), lets the generator learn from its best
-    judged images only."""
-    d_terms, g_terms, scalars = [], [], {}
+    discriminator's loss (with `r1_every` N above 1, lazily: only to discriminator_with_r1, at N times the
+    weight, for one step in N); `top_k`, a share of the batch (a tensor), lets the generator learn from its
+    best judged images only."""
+    d_terms, g_terms, r1_terms, scalars = [], [], [], {}
+    lazy = bool(r1_weight) and r1_every > 1
     for name, pairs in judged.items():
         parts = rule.losses(pairs)
         generator = parts.generator
         own = dict(parts.scalars)
         if r1_weight:
             own['r1_penalty'] = r1_penalty(pairs)
-            parts = parts._replace(discriminator=parts.discriminator + r1_weight / 2 * own['r1_penalty'])
+            if lazy:
+                r1_terms.append(r1_every * r1_weight / 2 * own['r1_penalty'])
+            else:
+                parts = parts._replace(discriminator=parts.discriminator + r1_weight / 2 * own['r1_penalty'])
         if top_k is not None:
             own['top_k_share'] = top_k
             generator = rule.generator_loss(best_judged(pairs.fake, top_k))
@@ -267,4 +274,6 @@ def gan_loss(rule, judged, diversity_weight=0.0, labels=None, r1_weight=0.0, top
             if values:
                 scalars[key] = parts[key] = tf.add_n(values) / len(values)
     scalars['discriminator_loss'], scalars['generator_loss'] = tf.add_n(d_terms), tf.add_n(g_terms)
-    return GANLoss(scalars['discriminator_loss'], scalars['generator_loss'], scalars, **parts)
+    with_r1 = scalars['discriminator_loss'] + tf.add_n(r1_terms) if lazy else None
+    return GANLoss(scalars['discriminator_loss'], scalars['generator_loss'], scalars, **parts,
+                   discriminator_with_r1=with_r1)

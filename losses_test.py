@@ -199,6 +199,25 @@ def test_the_r1_weight_adds_half_of_it_times_the_penalty_to_the_discriminators_l
     assert penalised[1] == pytest.approx(plain[1])
 
 
+def test_lazy_r1_leaves_the_plain_loss_alone_and_pays_n_times_the_penalty_on_every_nth_step():
+    """StyleGAN2's lazy regularisation: R1 paid once every N discriminator steps, at N times its weight, costs
+    the same on average and spares the second backward pass on the other steps."""
+    def parts(every):
+        def made():
+            inputs = tf.constant(np.zeros((2, 28, 28, 1), np.float32))
+            real = linear_critic(unit((28, 28, 1), 2.0))(inputs, None)
+            judged = losses.Judged(real, logits(FAKE), logits(WRONG), real_inputs=inputs)
+            loss = losses.gan_loss(losses.RULES['gan'], {'': judged}, r1_weight=10.0, r1_every=every)
+            lazy = loss.discriminator_with_r1
+            return loss.discriminator, tf.constant(-1.0) if lazy is None else lazy
+        return evaluate(made)
+    every_step, lazy = parts(1), parts(4)
+    plain = evaluate(lambda: losses.gan_losses(losses.Judged(logits(REAL), logits(FAKE), logits(WRONG))).discriminator)
+    assert every_step[1] == -1.0   # paid on every step: one loss, no second one
+    assert lazy[0] == pytest.approx(every_step[0] - 10.0 / 2 * 4.0, rel=1e-4)
+    assert lazy[1] == pytest.approx(lazy[0] + 4 * 10.0 / 2 * 4.0, rel=1e-4)
+
+
 def test_top_k_the_generator_learns_only_from_its_best_judged_images():
     """Sinha et al. 2020: the generator's loss over the k images the discriminator finds most real; the
     discriminator's loss still judges them all."""
@@ -246,6 +265,43 @@ def test_fit_feeds_top_k_the_epochs_trained_so_far():
         assert spy.fed == [0.0, 0.5, 1.0, 1.5]
         share = session.run(model.loss.scalars['top_k_share'], {model.epoch_input: 10.0})
     assert share == pytest.approx(0.99 ** 10)
+
+
+class StepSpy:
+    """A session that records, for each discriminator step, whether it paid R1 and whether it measured it."""
+
+    def __init__(self, session, model):
+        self.session, self.model, self.steps = session, model, []
+
+    def run(self, fetches, feed_dict=None, **kwargs):
+        if isinstance(fetches, list) and fetches[1] in (self.model.d_optimizer, self.model.d_optimizer_with_r1):
+            self.steps.append((fetches[1] is self.model.d_optimizer_with_r1, 'r1_penalty' in fetches[0]))
+        return self.session.run(fetches, feed_dict, **kwargs)
+
+
+def test_fit_pays_lazy_r1_on_every_nth_generator_step_counted_from_the_global_step():
+    model, session = build(g_dim=8, d_dim=8, r1_weight=10.0, r1_every=3)
+    with session:
+        spy = StepSpy(session, model)
+        model.fit(spy, random_dataset(size=8, batch_size=4), epochs=None, k_steps=1, max_steps=5)
+        assert 'r1_penalty' not in model.last_metrics   # the fifth step paid none: nothing measured
+        model.fit(spy, random_dataset(size=8, batch_size=4), epochs=None, k_steps=1, max_steps=7)   # as resumed
+        assert model.last_metrics['r1_penalty'] > 0
+    paid = [True, False, False, True, False, False, True]
+    assert spy.steps == [(step, step) for step in paid]
+
+
+def test_the_step_that_pays_lazy_r1_moves_the_discriminator_otherwise_than_a_plain_step():
+    def one_step(op_name):
+        model, session = build(g_dim=8, d_dim=8, r1_weight=1000.0, r1_every=4, seed=3)
+        with session:
+            session.run(getattr(model, op_name), model.d_feed(random_dataset(size=8, batch_size=4)))
+            return [session.run(v) for v in model.discriminator_variables]
+    plain, paid = one_step('d_optimizer'), one_step('d_optimizer_with_r1')
+    assert not all(np.allclose(a, b) for a, b in zip(plain, paid))
+    model, session = build(g_dim=8, d_dim=8, r1_weight=10.0)
+    with session:
+        assert model.d_optimizer_with_r1 is None   # R1 on every step: the plain step pays it
 
 
 def test_a_model_with_both_levers_trains_and_logs_them():

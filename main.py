@@ -101,6 +101,9 @@ def build_parser():
         'which keeps it from overfitting the training images (0: none)', '%g for --loss gan, 0 for the '
         'Wasserstein losses, --conditioning none and --model lapgan' % DEFAULTS['r1_weight'], metavar='GAMMA',
         type=cli.non_negative_float)
+    add('--r1-every', 'lazy R1: pay it once every N generator steps, at N times gamma, which spares its second '
+        'backward pass on the other steps', '%d: every step' % DEFAULTS['r1_every'], metavar='N',
+        type=cli.positive_int)
     add('--top-k', 'top-k updates: the generator learns only from the share of each batch the discriminator finds '
         'most real, falling from 1 by 1%% an epoch to this share (1: every image)', metavar='SHARE', type=cli.share)
     add('--ema-decay', 'draw (grids, quality points, generate.py, evaluate.py, exports) from a moving average of '

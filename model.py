@@ -55,7 +55,8 @@ Conditions = collections.namedtuple('Conditions', 'generator right wrong labels 
 Networks = collections.namedtuple('Networks', 'generated stages judged final drawn averages', defaults=(None, None))
 # The training ops: a discriminator (critic) step, a generator step that counts the global step, and the
 # placeholder that scales both learning rates (a schedule).
-TrainOps = collections.namedtuple('TrainOps', 'd_step g_step learning_rate_scale')
+# d_step_with_r1: lazy R1's discriminator step, on the same optimizer (None where every d_step pays R1).
+TrainOps = collections.namedtuple('TrainOps', 'd_step g_step learning_rate_scale d_step_with_r1')
 
 
 class NonFiniteLossError(RuntimeError):
@@ -99,7 +100,7 @@ class GANBase(object):
             self.generator_state_variables.append(self.conditions.clusters.shares)
         top_k = losses_lib.top_k_share(settings.top_k, self.epoch_input) if settings.top_k < 1 else None
         self.loss = losses_lib.gan_loss(self.rule, self.networks.judged, settings.diversity_weight,
-                                        self.conditions.labels, settings.r1_weight, top_k)
+                                        self.conditions.labels, settings.r1_weight, top_k, settings.r1_every)
         self.train_ops = build_train_ops(self.rule, settings, self.loss, self.discriminator_variables,
                                          self.generator_variables, self.global_step, self.networks.averages)
         # What drawing runs: the generator of the averaged weights where there is one, else the trained one.
@@ -113,6 +114,7 @@ class GANBase(object):
         self.discriminated_real_wrong_logits = final.wrong
         self.generator_loss, self.discriminator_loss = self.loss.generator, self.loss.discriminator
         self.d_optimizer, self.g_optimizer = self.train_ops.d_step, self.train_ops.g_step
+        self.d_optimizer_with_r1 = self.train_ops.d_step_with_r1
         self.interpolated_condition_vectors = self.conditions.blended
         self.learning_rate_scale = self.train_ops.learning_rate_scale
 
@@ -218,6 +220,9 @@ class GANBase(object):
             learning_rate_scale=None):
         """k discriminator steps, then one generator step, then the callbacks due at that step.
 
+        With lazy R1 (settings.r1_every N above 1) the first discriminator step of every Nth generator step,
+        counted from the global step, is the one that pays R1.
+
         Runs `epochs` passes over the data, or (with `max_steps`) until the global step,
         which a restored checkpoint carries over, reaches max_steps. Returns the global step.
         An epoch ends when it cannot supply the next generator step's discriminator batches.
@@ -232,6 +237,10 @@ class GANBase(object):
         d_fetches = dict(self.metric_tensors)
         g_fetches = {name: d_fetches.pop(name) for name in list(d_fetches)
                      if name.endswith(GENERATOR_METRICS)}
+        # Lazy R1: the penalty is measured (a second backward pass) only on the steps that pay it.
+        lazy_r1 = self.d_optimizer_with_r1 is not None
+        r1_fetches = {name: d_fetches.pop(name) for name in list(d_fetches)
+                      if lazy_r1 and name.endswith('r1_penalty')}
         step = session.run(self.global_step)
         steps_per_epoch = max(1, dataset.batches_per_epoch // k_steps)
         epoch = 0
@@ -246,8 +255,14 @@ class GANBase(object):
             schedule = {self.epoch_input: step / steps_per_epoch}
             if learning_rate_scale is not None:
                 schedule[self.learning_rate_scale] = learning_rate_scale(step)
-            for _ in range(critic_steps):
-                d_values, _ = session.run([d_fetches, self.d_optimizer], {**self.d_feed(dataset), **schedule})
+            d_values = {}
+            for critic_step in range(critic_steps):
+                if lazy_r1 and critic_step == 0 and step % self.settings.r1_every == 0:
+                    fetches, d_optimizer = {**d_fetches, **r1_fetches}, self.d_optimizer_with_r1
+                else:
+                    fetches, d_optimizer = d_fetches, self.d_optimizer
+                values, _ = session.run([fetches, d_optimizer], {**self.d_feed(dataset), **schedule})
+                d_values.update(values)
             g_values, _ = session.run([g_fetches, self.g_optimizer], {**self.g_feed(dataset), **schedule})
             step += 1  # only g_optimizer increments the global step
             self.last_metrics = dict(d_values, **g_values)
@@ -262,23 +277,32 @@ class GANBase(object):
 def build_train_ops(rule, settings, loss, d_variables, g_variables, global_step, averages=None):
     """TrainOps: each optimizer (the rule's, at the settings' rates) minimises its network's loss over its own
     variables and runs its own network's batch-norm updates; the rule's op after each critic step (WGAN's
-    clipping) runs after the discriminator's; the generator's `averages`, if any, follow its step."""
+    clipping) runs after the discriminator's; the generator's `averages`, if any, follow its step. With lazy R1
+    the discriminator has a second step, for the loss that pays it."""
     scale = v1.placeholder_with_default(1.0, (), name='learning_rate_scale')
     update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
     with v1.variable_scope('train'):
-        with tf.control_dependencies([op for op in update_ops if op.name.startswith('discriminator/')]):
-            d_step = rule.optimizer(settings.d_learning_rate * scale, settings.beta1).minimize(
-                loss.discriminator, var_list=d_variables, name='d_optimizer')
-        if rule.after_critic_step is not None:
-            with tf.control_dependencies([d_step]):
-                d_step = rule.after_critic_step(d_variables, settings)
+        # Lazy R1's step minimises another loss with the same optimizer: one set of Adam moments for both.
+        d_optimizer = rule.optimizer(settings.d_learning_rate * scale, settings.beta1)
+        d_steps = []
+        for d_loss, name in ((loss.discriminator, 'd_optimizer'), (loss.discriminator_with_r1, 'd_optimizer_with_r1')):
+            if d_loss is None:
+                d_steps.append(None)
+                continue
+            with tf.control_dependencies([op for op in update_ops if op.name.startswith('discriminator/')]):
+                d_step = d_optimizer.minimize(d_loss, var_list=d_variables, name=name)
+            if rule.after_critic_step is not None:
+                with tf.control_dependencies([d_step]):
+                    d_step = rule.after_critic_step(d_variables, settings)
+            d_steps.append(d_step)
+        d_step, d_step_with_r1 = d_steps
         with tf.control_dependencies([op for op in update_ops if op.name.startswith('generator/')]):
             g_step = rule.optimizer(settings.learning_rate * scale, settings.beta1).minimize(
                 loss.generator, var_list=g_variables, global_step=global_step, name='g_optimizer')
         if averages:
             with tf.control_dependencies([g_step]):
                 g_step = ops.update_averages(averages, settings.ema_decay, global_step)
-    return TrainOps(d_step, g_step, scale)
+    return TrainOps(d_step, g_step, scale, d_step_with_r1)
 
 
 def scalar_tag(name):

@@ -68,6 +68,7 @@ class ModelSettings:
     diversity_weight: float = 0.3    # weight of the mode-seeking term in G's loss
     augment: str = ''                # differentiable augmentation of what D sees: translation, cutout
     r1_weight: float = 0.0           # gamma of R1, gamma/2 * |grad D(real)|^2 added to D's loss (0: none)
+    r1_every: Optional[int] = 1      # R1 paid once every this many generator steps, at this many times gamma
     top_k: float = 1.0               # top-k: the share of each batch G learns from at the end of its annealing
     ema_decay: Optional[float] = 0.0   # drawing from a moving average of G's weights at this decay (0: none)
     spectral_norm: Optional[bool] = False   # each of D's weights divided by its largest singular value
@@ -199,6 +200,8 @@ UNREAD = (
     (lambda m: m.model_type != 'lapgan', ('level_convs', 'level_design'), 'it belongs to --model lapgan'),
     (lambda m: m.model_type == 'lapgan', ('ema_decay',), 'the averaged generator is built for --model gan'),
     (lambda m: m.model_type == 'lapgan', ('spectral_norm',), 'spectral normalisation is built for --model gan'),
+    (lambda m: not m.r1_weight, ('r1_every',), 'it spaces out R1, which these settings do not pay: give --r1-weight '
+     'above 0'),
 )
 # Sizes a user may pass to every variant alike (a sweep): where unread they are dropped with a note, not refused.
 DROPPABLE = ('g_dim', 'd_dim', 'condition_units')
@@ -476,7 +479,7 @@ KINDS = {
 }
 FIELD_KINDS = dict(
     {name: 'count' for name in ('noise_len', 'num_classes', 'g_dim', 'd_dim', 'condition_units', 'd_condition_maps',
-                                'level_convs', 'batch_size', 'k_steps', 'steps', 'epochs', 'save_every',
+                                'level_convs', 'r1_every', 'batch_size', 'k_steps', 'steps', 'epochs', 'save_every',
                                 'summary_every', 'sample_every', 'log_every', 'eval_num_per_class')},
     clusters='whole', eval_every='whole', seed='seed', learning_rate='rate', d_learning_rate='rate', clip='rate',
     beta1='fraction', lr_decay='fraction', ema_decay='fraction', diversity_weight='weight', r1_weight='weight',
@@ -487,7 +490,7 @@ FIELD_KINDS = dict(
 # Fields that may be null in a config.json.
 NULLABLE = ('g_dim', 'd_dim', 'condition_units', 'd_condition_maps', 'projection', 'minibatch_stddev',
             'concat_every_layer', 'beta1', 'clip', 'level_convs', 'level_design', 'data', 'condition_vectors',
-            'steps', 'epochs', 'class_names', 'ema_decay', 'spectral_norm')
+            'steps', 'epochs', 'class_names', 'ema_decay', 'spectral_norm', 'r1_every')
 
 
 def from_config(config):

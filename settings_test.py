@@ -87,6 +87,15 @@ def test_the_gan_losss_discriminator_pays_r1_at_real_images_and_the_critics_keep
     assert new(loss='wgan', r1_weight=1.0).model.r1_weight == 1.0
 
 
+def test_r1_is_paid_on_every_step_unless_spaced_out_and_only_where_there_is_r1_to_space():
+    """--r1-every N pays R1 once every N generator steps at N times its weight (lazy regularisation); a model
+    without R1 has nothing to space out."""
+    assert new().model.r1_every == 1 and new(r1_every=16).model.r1_every == 16
+    assert new(model_type='lapgan').model.r1_every is None and new(loss='wgan').model.r1_every is None
+    with pytest.raises(settings.SettingsError, match='--r1-every 16 .*--r1-weight'):
+        new(model_type='lapgan', r1_every=16)
+
+
 def test_conditioning_none_is_the_clustered_gan_unless_clusters_0():
     assert (new(conditioning='none').model.conditioning, new(conditioning='none').model.clusters) == ('clusters', 50)
     assert (new(conditioning='none', clusters=0).model.conditioning, new(conditioning='none', clusters=0).model.clusters
