@@ -246,10 +246,11 @@ def gan_loss(rule, judged, diversity_weight=0.0, labels=None, r1_weight=0.0, top
         own = dict(parts.scalars)
         if r1_weight:
             own['r1_penalty'] = r1_penalty(pairs)
+            term = r1_weight / 2 * own['r1_penalty']
             if lazy:
-                r1_terms.append(r1_every * r1_weight / 2 * own['r1_penalty'])
+                r1_terms.append(r1_every * term)
             else:
-                parts = parts._replace(discriminator=parts.discriminator + r1_weight / 2 * own['r1_penalty'])
+                parts = parts._replace(discriminator=parts.discriminator + term)
         if top_k is not None:
             own['top_k_share'] = top_k
             generator = rule.generator_loss(best_judged(pairs.fake, top_k))

@@ -239,8 +239,9 @@ class GANBase(object):
                      if name.endswith(GENERATOR_METRICS)}
         # Lazy R1: the penalty is measured (a second backward pass) only on the steps that pay it.
         lazy_r1 = self.d_optimizer_with_r1 is not None
-        r1_fetches = {name: d_fetches.pop(name) for name in list(d_fetches)
-                      if lazy_r1 and name.endswith('r1_penalty')}
+        d_fetches_with_r1 = dict(d_fetches)
+        if lazy_r1:
+            d_fetches = {name: tensor for name, tensor in d_fetches.items() if not name.endswith('r1_penalty')}
         step = session.run(self.global_step)
         steps_per_epoch = max(1, dataset.batches_per_epoch // k_steps)
         epoch = 0
@@ -258,7 +259,7 @@ class GANBase(object):
             d_values = {}
             for critic_step in range(critic_steps):
                 if lazy_r1 and critic_step == 0 and step % self.settings.r1_every == 0:
-                    fetches, d_optimizer = {**d_fetches, **r1_fetches}, self.d_optimizer_with_r1
+                    fetches, d_optimizer = d_fetches_with_r1, self.d_optimizer_with_r1
                 else:
                     fetches, d_optimizer = d_fetches, self.d_optimizer
                 values, _ = session.run([fetches, d_optimizer], {**self.d_feed(dataset), **schedule})
@@ -284,18 +285,19 @@ def build_train_ops(rule, settings, loss, d_variables, g_variables, global_step,
     with v1.variable_scope('train'):
         # Lazy R1's step minimises another loss with the same optimizer: one set of Adam moments for both.
         d_optimizer = rule.optimizer(settings.d_learning_rate * scale, settings.beta1)
-        d_steps = []
-        for d_loss, name in ((loss.discriminator, 'd_optimizer'), (loss.discriminator_with_r1, 'd_optimizer_with_r1')):
-            if d_loss is None:
-                d_steps.append(None)
-                continue
-            with tf.control_dependencies([op for op in update_ops if op.name.startswith('discriminator/')]):
-                d_step = d_optimizer.minimize(d_loss, var_list=d_variables, name=name)
-            if rule.after_critic_step is not None:
-                with tf.control_dependencies([d_step]):
-                    d_step = rule.after_critic_step(d_variables, settings)
-            d_steps.append(d_step)
-        d_step, d_step_with_r1 = d_steps
+        d_updates = [op for op in update_ops if op.name.startswith('discriminator/')]
+
+        def d_step_of(d_loss, name):
+            with tf.control_dependencies(d_updates):
+                step = d_optimizer.minimize(d_loss, var_list=d_variables, name=name)
+            if rule.after_critic_step is None:
+                return step
+            with tf.control_dependencies([step]):
+                return rule.after_critic_step(d_variables, settings)
+
+        d_step = d_step_of(loss.discriminator, 'd_optimizer')
+        d_step_with_r1 = None if loss.discriminator_with_r1 is None else d_step_of(loss.discriminator_with_r1,
+                                                                                     'd_optimizer_with_r1')
         with tf.control_dependencies([op for op in update_ops if op.name.startswith('generator/')]):
             g_step = rule.optimizer(settings.learning_rate * scale, settings.beta1).minimize(
                 loss.generator, var_list=g_variables, global_step=global_step, name='g_optimizer')
