@@ -299,13 +299,13 @@ def test_the_step_that_pays_lazy_r1_moves_the_discriminator_otherwise_than_a_pla
             return [session.run(v) for v in model.discriminator_variables]
     plain, paid = one_step('d_optimizer'), one_step('d_optimizer_with_r1')
     assert not all(np.allclose(a, b) for a, b in zip(plain, paid))
-    model, session = build(g_dim=8, d_dim=8, r1_weight=10.0)
+    model, session = build(g_dim=8, d_dim=8, r1_weight=10.0, r1_every=1)
     with session:
         assert model.d_optimizer_with_r1 is None   # R1 on every step: the plain step pays it
 
 
 def test_a_model_with_both_levers_trains_and_logs_them():
-    model, session = build(g_dim=8, d_dim=8, r1_weight=10.0, top_k=0.5)
+    model, session = build(g_dim=8, d_dim=8, r1_weight=10.0, r1_every=1, top_k=0.5)   # R1 logged every step
     with session:
         assert model.metric_tags['r1_penalty'] == 'loss/r1_penalty'
         before = [session.run(v) for v in model.generator_variables + model.discriminator_variables]
