@@ -10,6 +10,7 @@ Markdown table and one contact sheet of their grids.
 
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0] [--data MOVED.npz]
     python evaluate.py --logdir RUN --trained-weights   # a run that keeps an average, as it draws without it
+    python evaluate.py --logdir RUN --batch-statistics  # batch norm normalised by each drawn batch itself
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
     python evaluate.py --curves RUN_DIR [RUN_DIR ...] [--output curves.png]   # quality against minutes
 """
@@ -76,6 +77,11 @@ def build_parser():
                         help='score the generator\'s trained weights, not their moving average: what a run that '
                              'keeps one (--ema-decay, 0.99 for --loss gan) would draw with --ema-decay 0 (the same '
                              'run otherwise: the average changes what is drawn, not how the run trains)')
+    parser.add_argument('--batch-statistics', action='store_true',
+                        help='normalise the generator\'s batch norm with the statistics of each batch of %d mixed '
+                             'digits it draws, not its moving averages (which were gathered for the trained weights, '
+                             'not for their average): a probe of what statistics recomputed for the averaged weights '
+                             'would score' % quality.CHUNK_SIZE)
     parser.add_argument('--data', metavar='PATH', default=None,
                         help='the data the run was trained on, at a new path (a moved --data file of main.py); it '
                              'must hold the same data, checked against the run\'s config.json')
@@ -180,12 +186,15 @@ def measure_run(logdir, evaluators, args, with_grid=False):
         run = generator.settings
         if args.trained_weights:
             generator.draw_with_trained_weights()
+        if args.batch_statistics:
+            generator.draw_with_batch_statistics()
         data = run_data(logdir, run, generator.config.get('data_fingerprint'), args)
         evaluator = evaluator_for(run, data, evaluators, args)
         result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
                                     conditioned=generator.conditioned)
         grid = run_grid(generator, evaluator.classifier, run, args.seed) if with_grid else None
         row = dict(run=logdir, variant=settings.variant_name(run), weights=generator.weights,
+                   batch_norm=generator.batch_norm,
                    keeps_average=generator.keeps_average, dataset=run.dataset, data=data,
                    class_names=evaluator.class_names,
                    classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
@@ -298,9 +307,10 @@ COMPARISON_COLUMNS = ['run', 'variant', 'steps', 'minutes', 'accuracy', 'lowest 
 
 def variant_text(row, flags='`%s`'):
     """The run's flags (in `flags`' form: code in Markdown), and 'trained weights' where a run that keeps an
-    average beside them was drawn through those instead (--trained-weights)."""
+    average beside them was drawn through those instead (--trained-weights), 'batch statistics' where batch
+    norm used each batch's own (--batch-statistics)."""
     return flags % row['variant'] + (', trained weights' if row['keeps_average'] and row['weights'] == 'trained'
-                                     else '')
+                                     else '') + (', batch statistics' if row.get('batch_norm') == 'batch' else '')
 
 
 def comparison_cells(row):
@@ -541,7 +551,7 @@ def evaluate_one(args):
         for evaluator in evaluators.values():
             evaluator.close()
     settings = {'logdir': args.logdir, 'dataset': row['dataset'], 'data': row['data'], 'variant': row['variant'],
-                'weights': row['weights'],
+                'weights': row['weights'], 'batch_norm': row['batch_norm'],
                 'steps': row['steps'], 'training_seconds': row['seconds'], 'num_per_class': args.num_per_class,
                 'seed': args.seed, 'class_names': row['class_names'],
                 'classifier_accuracy': row['classifier_accuracy'], 'held_out': row['held_out'],

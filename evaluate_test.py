@@ -496,7 +496,7 @@ def test_every_figure_of_a_class_is_measured_for_each_class_of_the_data(shapes):
 
 class FakeGenerator:
     """Stands in for a trained generator: answers with real digits (held-out ones unless told)."""
-    weights, keeps_average = 'trained', False
+    weights, keeps_average, batch_norm = 'trained', False, 'moving'
 
     def __init__(self, images, labels, conditioned=True):
         self.settings = settings.resolve(dict(dataset='mnist_sample', conditioning='matching' if conditioned
@@ -972,3 +972,27 @@ def test_evaluate_finds_a_runs_moved_data_with_data_and_refuses_other_data(tmp_p
     lines = error_lines(capsys)
     assert len(lines) == 1 and 'other.npz' in lines[0] and 'other data' in lines[0], lines
     assert open(os.path.join(run, 'config.json')).read() == config_before   # evaluation changes no run
+
+
+def test_batch_statistics_draw_each_batch_normalised_by_itself_and_are_said_so(trained, tiny_runs, capsys):
+    """--batch-statistics: the generator's batch norm uses the statistics of each batch it draws (500 mixed
+    digits in evaluate.py) instead of its moving averages, which were gathered for the trained weights, not for
+    their average: a probe of what statistics recomputed for the averaged weights would score."""
+    import runs
+    noise = runs.draw_noise(10, 100, seed=0)
+    with runs.load_generator(tiny_runs[0]) as generator:
+        moving = generator.sample(np.arange(10), noise=noise)
+        assert generator.batch_norm == 'moving'
+        generator.draw_with_batch_statistics()
+        assert generator.batch_norm == 'batch'
+        batch = generator.sample(np.arange(10), noise=noise)
+        alone = generator.sample(np.arange(1), noise=noise[:1])
+    assert not np.allclose(moving, batch, atol=1e-3)
+    assert not np.allclose(batch[:1], alone, atol=1e-3)   # an image now depends on the rest of its batch
+    argv = ['--logdir', tiny_runs[0], '--num-per-class', '20', '--json', '--classifier-dir', trained.cache_dir]
+    assert evaluate.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)['settings']['batch_norm'] == 'moving'
+    assert evaluate.main(argv + ['--batch-statistics']) == 0
+    assert json.loads(capsys.readouterr().out)['settings']['batch_norm'] == 'batch'
+    row = dict(variant='--g-dim 8', weights='averaged', keeps_average=True, batch_norm='batch')
+    assert evaluate.variant_text(row) == '`--g-dim 8`, batch statistics'
