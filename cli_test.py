@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import NO_R1
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-# --r1-weight 0: R1's second backward pass (and lazy R1's second discriminator step) is not what these tests
-# are about, and building it would double the cost of every tiny run.
 TINY_MODEL = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8',
-              '--condition-units', '8', '--seed', '0', '--r1-weight', '0']
+              '--condition-units', '8', '--seed', '0'] + NO_R1
 # Constant rates (--lr-decay 0): the decay schedule spans a run's total steps, so only without it does a
 # run extended from 4 to 6 steps repeat a 6-step one exactly.
 TINY_RUN = TINY_MODEL + ['--save-every', '2', '--sample-every', '2', '--summary-every', '2', '--log-every', '1',

@@ -44,6 +44,10 @@ def block_network(monkeypatch):
 
 # --- helpers shared by the test files: `from conftest import build, random_dataset` ---------------
 
+# For tiny training runs: no R1. Its second backward pass (and lazy R1's second discriminator step) is not what
+# those tests are about, and building it would double the cost of each.
+NO_R1 = ['--r1-weight', '0']
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     """A home folder of the test file's own, so that no cache or setting of the machine's user is read."""

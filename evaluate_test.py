@@ -11,6 +11,7 @@ import classifier
 import evaluate
 import quality
 import settings
+from conftest import NO_R1
 
 # Enough for >= 95% on the held-out sample digits, small enough to keep this file quick.
 TEST_TRAIN_STEPS = 500
@@ -660,11 +661,9 @@ def test_cli_config_that_is_not_an_object_is_one_line(tmp_path, capsys):
 
 # ---------------------------------------------------------------- --compare
 
-# --r1-weight 0: R1's second backward pass (and lazy R1's second discriminator step) is not what these tests
-# are about, and building it would double the cost of every tiny run.
 TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8',
         '--seed', '0', '--save-every', '2', '--sample-every', '2', '--summary-every', '1', '--log-every', '1',
-        '--eval-every', '0', '--steps', '2', '--r1-weight', '0']
+        '--eval-every', '0', '--steps', '2'] + NO_R1
 
 
 @pytest.fixture(scope='module')

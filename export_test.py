@@ -11,13 +11,11 @@ import pytest
 
 import generate
 import runs
-from conftest import offline_environment, snapshot
+from conftest import NO_R1, offline_environment, snapshot
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# --r1-weight 0: R1's second backward pass (and lazy R1's second discriminator step) is not what these tests
-# are about, and building it would double the cost of every tiny run.
 TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--seed', '0',
-        '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0', '--r1-weight', '0']
+        '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0'] + NO_R1
 # The kinds of generator an export holds: labels in or not, one network or a pyramid, clusters or none.
 KINDS = {'gan': [], 'lapgan': ['--model', 'lapgan'], 'clusters': ['--conditioning', 'none'],
          'original': ['--conditioning', 'none', '--clusters', '0'], 'averaged': ['--ema-decay', '0.9']}

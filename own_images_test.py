@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-# --r1-weight 0: R1's second backward pass (and lazy R1's second discriminator step) is not what these tests
-# are about, and building it would double the cost of every tiny run.
+from conftest import NO_R1
+
 TINY = ['--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8', '--seed', '0',
-        '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0', '--r1-weight', '0']
+        '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0'] + NO_R1
 CLASSES = ('sneaker', 'bag', 'ankle boot')
 
 

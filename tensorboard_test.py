@@ -15,16 +15,14 @@ from tensorboard.plugins.custom_scalar import custom_scalars_plugin, metadata as
 from tensorboard.plugins.scalar import scalars_plugin
 
 import callbacks
-from conftest import build
+from conftest import NO_R1, build
 from lapgan import LapGANModel
 
 v1 = tf.compat.v1
 
-# --r1-weight 0: R1's second backward pass (and lazy R1's second discriminator step) is not what these tests
-# are about, and building it would double the cost of every tiny run.
 TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8',
         '--seed', '0', '--save-every', '2', '--sample-every', '2', '--summary-every', '2', '--log-every', '2',
-        '--eval-every', '0', '--r1-weight', '0']
+        '--eval-every', '0'] + NO_R1
 PROBABILITIES = ['probabilities/p_real', 'probabilities/p_fake', 'probabilities/p_wrong']
 
 

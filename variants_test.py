@@ -19,15 +19,12 @@ import settings
 from dataset import GANDataset, write_idx
 from lapgan import LapGANModel
 from model import GANModel
-from conftest import build, random_dataset
+from conftest import NO_R1, build, random_dataset
 
 v1 = tf.compat.v1
 
-# --r1-weight 0: R1's second backward pass (and lazy R1's second discriminator step) is not what these tests
-# are about, and building it would double the cost of every tiny run.
 TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--condition-units', '8',
-        '--seed', '0', '--save-every', '1', '--sample-every', '2', '--summary-every', '1', '--log-every', '1',
-        '--r1-weight', '0']
+        '--seed', '0', '--save-every', '1', '--sample-every', '2', '--summary-every', '1', '--log-every', '1'] + NO_R1
 
 
 # ------------------------------------------------------------------------------------ helpers
