@@ -102,8 +102,8 @@ def build_parser():
         'Wasserstein losses, --conditioning none and --model lapgan' % DEFAULTS['r1_weight'], metavar='GAMMA',
         type=cli.non_negative_float)
     add('--r1-every', 'lazy R1: pay it once every N generator steps, at N times gamma, which spares its second '
-        'backward pass on the other steps', '%d for the default; 1, every step, for --arch mlp and --conditioning '
-        'concat' % DEFAULTS['r1_every'], metavar='N',
+        'backward pass on the other steps', '%d for the default; %d for --arch mlp and --conditioning concat' % (
+            DEFAULTS['r1_every'], settings_lib.defaults_of(arch='mlp')['r1_every']), metavar='N',
         type=cli.positive_int)
     add('--top-k', 'top-k updates: the generator learns only from the share of each batch the discriminator finds '
         'most real, falling from 1 by 1%% an epoch to this share (1: every image)', metavar='SHARE', type=cli.share)

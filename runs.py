@@ -173,7 +173,7 @@ class Generator(object):
         # What drawing runs, coarse to fine, the last stage being the image: the generator reading the moving
         # average of its weights where the run keeps one (--ema-decay), else its trained weights.
         self._stages = model.networks.stages
-        self._feed = {}
+        self._batch_statistics = False
 
     @property
     def keeps_average(self):
@@ -195,12 +195,12 @@ class Generator(object):
         """Normalise batch norm with the statistics of each batch drawn, not the moving averages: those were
         gathered for the trained weights, not for their average, so this probes what statistics recomputed for the
         averaged weights would score. An image then depends on the rest of its batch: for measuring only."""
-        self._feed = {self._model.is_training: True}
+        self._batch_statistics = True
 
     @property
     def batch_norm(self):
         """Which statistics batch norm uses: 'moving' (its moving averages) or 'batch' (each batch's own)."""
-        return 'batch' if self._feed else 'moving'
+        return 'batch' if self._batch_statistics else 'moving'
 
     @property
     def noise_len(self):
@@ -233,7 +233,7 @@ class Generator(object):
         """The stages of each sample, coarse to fine: a list of float32 (N, size, size, 1) in [-1, 1]."""
         feed = {self._model.noise_input: np.asarray(noise, np.float32),
                 self._model.right_condition_input: np.asarray(labels, np.int64).reshape(-1)}
-        return [stage.astype(np.float32) for stage in self._session.run(self._stages, {**feed, **self._feed})]
+        return [stage.astype(np.float32) for stage in self._fetch(self._stages, feed)]
 
     def sample_conditions(self, vectors, seed=None, noise=None):
         """Images for condition vectors (N, num_classes): rows of condition_table, or blends of them."""
@@ -263,7 +263,13 @@ class Generator(object):
         return noise
 
     def _run(self, feed):
-        return self._session.run(self._stages[-1], {**feed, **self._feed}).astype(np.float32)
+        return self._fetch(self._stages[-1], feed).astype(np.float32)
+
+    def _fetch(self, fetches, feed):
+        if self._batch_statistics:
+            feed = dict(feed)
+            feed[self._model.is_training] = True
+        return self._session.run(fetches, feed)
 
     def close(self):
         self._session.close()
