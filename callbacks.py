@@ -137,6 +137,7 @@ class SummaryCallback(Callback):
                 self.writer.add_summary(scalar_summary({model.metric_tags.get(name, name): value
                                                         for name, value in means.take().items()}), step)
             if step % image_every_step == 0:
+                model.recompute_drawing_statistics(session, step)
                 self.writer.add_summary(session.run(model.image_summary, grid_feed), step)
             if step % every_step == 0 or step % image_every_step == 0:
                 self.writer.flush()
@@ -228,6 +229,7 @@ class SampleGridCallback(Callback):
         self.last_path = None
 
         def func(dataset, step):
+            model.recompute_drawing_statistics(session, step)
             images = session.run(model.generated_image, feed)
             path = os.path.join(self.directory, 'step_%07d.png' % step)
             self.last_path = grids.save_png(path, grids.make_grid(images, columns, row_labels=row_labels))
@@ -272,6 +274,7 @@ class EvaluationCallback(Callback):
                 forget_records_from(self.record_path, step)   # a resumed run redoes those steps
             started = time.time()   # the cost of a point, without the one-off classifier set-up
             noise_rng['rng'] = np.random.default_rng(0)  # the same noise at every evaluation
+            model.recompute_drawing_statistics(session, step)
             result = self.evaluator.evaluate(sample, seed=0, conditioned=conditioned)
             figures = quality.headline(result)
             write_quality_summary(writer, step, figures, result)

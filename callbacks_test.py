@@ -15,6 +15,7 @@ import callbacks
 import checkpoints
 from dataset import GANDataset
 from model import GANModel
+import ops
 
 v1 = tf.compat.v1
 
@@ -91,7 +92,7 @@ def test_checkpoint_restores_weights_step_and_data_order(trained, tmp_path):
 
     with model.graph.as_default():
         session.run(v1.global_variables_initializer())  # forget everything
-        v1.train.Saver().restore(session, path)
+        v1.train.Saver(ops.saved_variables()).restore(session, path)   # all but what is recomputed
     assert session.run(model.global_step) == 3
     for before, after in zip(weights, session.run(model.generator_variables)):
         np.testing.assert_array_equal(before, after)
@@ -114,6 +115,32 @@ def test_sample_grid_callback_writes_a_png_with_a_row_per_digit(trained, tmp_pat
     assert [os.path.basename(p) for p in pngs] == ['step_0000002.png', 'step_0000004.png']
     picture = np.asarray(Image.open(pngs[-1]))
     assert picture.shape == (10 * 30 + 2, 5 * 30 + 2)
+
+
+def test_what_draws_during_training_draws_with_statistics_recomputed_for_that_steps_averaged_weights(
+        trained, tmp_path):
+    """The grids, the TensorBoard grid and the quality points draw the averaged generator: each first recomputes its
+    batch-norm statistics for the averaged weights of the step it draws at."""
+    model, session, dataset = trained
+    assert model.drawing_statistics
+
+    def recomputed_now():
+        drawn_with = [session.run(v).copy() for v in model.drawing_statistics]
+        session.run(model.networks.recompute, model.drawing_reference())
+        return drawn_with, [session.run(v) for v in model.drawing_statistics]
+
+    summary = callbacks.SummaryCallback(session, model, str(tmp_path), every_step=100, image_every_step=2)
+    drawers = [callbacks.SampleGridCallback(session, model, str(tmp_path), every_step=2, columns=5), summary,
+               callbacks.EvaluationCallback(session, model, summary.writer, CountingEvaluator, every_step=2)]
+    for drawer in drawers:
+        session.run([v.initializer for v in model.drawing_statistics])   # as restored: not saved
+        initial = [session.run(v) for v in model.drawing_statistics]
+        model.fit(session, dataset, epochs=None, max_steps=session.run(model.global_step) + 2, callbacks=[drawer])
+        drawn_with, recomputed = recomputed_now()
+        for statistic, expected in zip(drawn_with, recomputed):
+            np.testing.assert_allclose(statistic, expected, rtol=1e-5, atol=1e-6)
+        assert not all(np.allclose(a, b) for a, b in zip(drawn_with, initial))
+    summary.close()
 
 
 def test_log_callback_prints_step_losses_probabilities_and_speed(trained):

@@ -83,7 +83,8 @@ class Saver(object):
         self.session = session
         self.prefix = os.path.join(logdir, CHECKPOINT_NAME)
         with session.graph.as_default():   # TF2 refuses a Saver outside a graph
-            self.saver = v1.train.Saver(max_to_keep=keep)
+            import ops   # with TensorFlow, so here: what is recomputed from the weights is not saved
+            self.saver = v1.train.Saver(ops.saved_variables(), max_to_keep=keep)
         # A resumed run goes on pruning the checkpoints of its earlier sessions too.
         self.saver.set_last_checkpoints_with_time(
             [(path, os.path.getmtime(path + '.index')) for path in checkpoints_in(logdir)])

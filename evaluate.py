@@ -10,7 +10,7 @@ Markdown table and one contact sheet of their grids.
 
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0] [--data MOVED.npz]
     python evaluate.py --logdir RUN --trained-weights   # a run that keeps an average, as it draws without it
-    python evaluate.py --logdir RUN --batch-statistics  # batch norm normalised by each drawn batch itself
+    python evaluate.py --logdir RUN --trained-statistics  # the average drawn with the trained weights' statistics
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
     python evaluate.py --curves RUN_DIR [RUN_DIR ...] [--output curves.png]   # quality against minutes
 """
@@ -77,11 +77,10 @@ def build_parser():
                         help='score the generator\'s trained weights, not their moving average: what a run that '
                              'keeps one (--ema-decay, 0.99 for --loss gan) would draw with --ema-decay 0 (the same '
                              'run otherwise: the average changes what is drawn, not how the run trains)')
-    parser.add_argument('--batch-statistics', action='store_true',
-                        help='normalise the generator\'s batch norm with the statistics of each batch of %d mixed '
-                             'digits it draws, not its moving averages (which were gathered for the trained weights, '
-                             'not for their average): a probe of what statistics recomputed for the averaged weights '
-                             'would score' % quality.CHUNK_SIZE)
+    parser.add_argument('--trained-statistics', action='store_true',
+                        help='draw the moving average of the weights with the batch-norm statistics the trained '
+                             'weights gathered in training, not the ones recomputed for the average: how runs drew '
+                             'before those were recomputed')
     parser.add_argument('--data', metavar='PATH', default=None,
                         help='the data the run was trained on, at a new path (a moved --data file of main.py); it '
                              'must hold the same data, checked against the run\'s config.json')
@@ -186,8 +185,8 @@ def measure_run(logdir, evaluators, args, with_grid=False):
         run = generator.settings
         if args.trained_weights:
             generator.draw_with_trained_weights()
-        if args.batch_statistics:
-            generator.draw_with_batch_statistics()
+        if args.trained_statistics:
+            generator.draw_with_trained_statistics()
         data = run_data(logdir, run, generator.config.get('data_fingerprint'), args)
         evaluator = evaluator_for(run, data, evaluators, args)
         result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
@@ -307,10 +306,14 @@ COMPARISON_COLUMNS = ['run', 'variant', 'steps', 'minutes', 'accuracy', 'lowest 
 
 def variant_text(row, flags='`%s`'):
     """The run's flags (in `flags`' form: code in Markdown), and 'trained weights' where a run that keeps an
-    average beside them was drawn through those instead (--trained-weights), 'batch statistics' where batch
-    norm used each batch's own (--batch-statistics)."""
-    return flags % row['variant'] + (', trained weights' if row['keeps_average'] and row['weights'] == 'trained'
-                                     else '') + (', batch statistics' if row.get('batch_norm') == 'batch' else '')
+    average beside them was drawn through those instead (--trained-weights), 'trained statistics' where the
+    average was drawn with the trained weights' batch-norm statistics (--trained-statistics)."""
+    text = flags % row['variant']
+    if row['keeps_average'] and row['weights'] == 'trained':
+        text += ', trained weights'
+    elif row['keeps_average'] and row.get('batch_norm') == 'trained':
+        text += ', trained statistics'
+    return text
 
 
 def comparison_cells(row):

@@ -497,7 +497,7 @@ def test_every_figure_of_a_class_is_measured_for_each_class_of_the_data(shapes):
 
 class FakeGenerator:
     """Stands in for a trained generator: answers with real digits (held-out ones unless told)."""
-    weights, keeps_average, batch_norm = 'trained', False, 'moving'
+    weights, keeps_average, batch_norm = 'trained', False, 'trained'
 
     def __init__(self, images, labels, conditioned=True):
         self.settings = settings.resolve(dict(dataset='mnist_sample', conditioning='matching' if conditioned
@@ -973,25 +973,26 @@ def test_evaluate_finds_a_runs_moved_data_with_data_and_refuses_other_data(tmp_p
     assert open(os.path.join(run, 'config.json')).read() == config_before   # evaluation changes no run
 
 
-def test_batch_statistics_draw_each_batch_normalised_by_itself_and_are_said_so(trained, tiny_runs, capsys):
-    """--batch-statistics: the generator's batch norm uses the statistics of each batch it draws (500 mixed
-    digits in evaluate.py) instead of its moving averages, which were gathered for the trained weights, not for
-    their average: a probe of what statistics recomputed for the averaged weights would score."""
+def test_trained_statistics_draw_the_averaged_weights_as_runs_did_before_their_statistics_were_recomputed(
+        trained, tiny_runs, capsys):
+    """A run that keeps an average draws it with batch-norm statistics recomputed for it, and --trained-statistics
+    with the trained generator's moving ones instead, for comparing; the JSON and the table say which."""
     import runs
     noise = runs.draw_noise(10, 100, seed=0)
     with runs.load_generator(tiny_runs[0]) as generator:
-        moving = generator.sample(np.arange(10), noise=noise)
-        assert generator.batch_norm == 'moving'
-        generator.draw_with_batch_statistics()
-        assert generator.batch_norm == 'batch'
-        batch = generator.sample(np.arange(10), noise=noise)
+        assert generator.keeps_average and generator.batch_norm == 'recomputed'
+        recomputed = generator.sample(np.arange(10), noise=noise)
         alone = generator.sample(np.arange(1), noise=noise[:1])
-    assert not np.allclose(moving, batch, atol=1e-3)
-    assert not np.allclose(batch[:1], alone, atol=1e-3)   # an image now depends on the rest of its batch
+        generator.draw_with_trained_statistics()
+        assert generator.batch_norm == 'trained'
+        with_trained = generator.sample(np.arange(10), noise=noise)
+    np.testing.assert_allclose(recomputed[:1], alone, atol=1e-5)   # an image does not depend on its batch
+    assert not np.allclose(recomputed, with_trained, atol=1e-3)
     argv = ['--logdir', tiny_runs[0], '--num-per-class', '20', '--json', '--classifier-dir', trained.cache_dir]
     assert evaluate.main(argv) == 0
-    assert json.loads(capsys.readouterr().out)['settings']['batch_norm'] == 'moving'
-    assert evaluate.main(argv + ['--batch-statistics']) == 0
-    assert json.loads(capsys.readouterr().out)['settings']['batch_norm'] == 'batch'
-    row = dict(variant='--g-dim 8', weights='averaged', keeps_average=True, batch_norm='batch')
-    assert evaluate.variant_text(row) == '`--g-dim 8`, batch statistics'
+    assert json.loads(capsys.readouterr().out)['settings']['batch_norm'] == 'recomputed'
+    assert evaluate.main(argv + ['--trained-statistics']) == 0
+    assert json.loads(capsys.readouterr().out)['settings']['batch_norm'] == 'trained'
+    row = dict(variant='--g-dim 8', weights='averaged', keeps_average=True, batch_norm='trained')
+    assert evaluate.variant_text(row) == '`--g-dim 8`, trained statistics'
+    assert evaluate.variant_text(dict(row, batch_norm='recomputed')) == '`--g-dim 8`'

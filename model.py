@@ -38,6 +38,9 @@ v1 = tf.compat.v1
 
 IMAGE_SHAPE = networks.IMAGE_SHAPE
 # Step values fetched with the generator step; every other metric comes with the last critic step.
+# How many images of each class the averaged generator's batch-norm statistics are recomputed on: 1,000 for ten
+# classes, about what a batch drawn for scoring holds.
+DRAWING_REFERENCE_PER_CLASS = 100
 GENERATOR_METRICS = ('generator_loss', 'interpolated_generator_loss', 'mode_seeking_loss')
 
 # What the networks are conditioned on: the condition vectors the generator draws for (`generator`; None for
@@ -50,9 +53,11 @@ Conditions = collections.namedtuple('Conditions', 'generator right wrong labels 
 # What a model type builds: the generated images, the stages they are drawn through (LAPGAN's pyramid; else
 # the images alone), what each discriminator judged ({name: losses.Judged}, '' for a model with one), and
 # `final`, the Judged of the discriminator that judges the 28x28 images: the walkthrough's three outputs.
-# With --ema-decay, `drawn` is the generator reading `averages` (ops.averaged_copies), what drawing runs.
+# With --ema-decay, `drawn` is the generator reading `averages` (ops.averaged_copies), what drawing runs, and
+# `recompute` the op that sets its batch-norm statistics for those weights (GANBase.recompute_drawing_statistics).
 # Its variables live under the 'generator/' and 'discriminator/' scopes.
-Networks = collections.namedtuple('Networks', 'generated stages judged final drawn averages', defaults=(None, None))
+Networks = collections.namedtuple('Networks', 'generated stages judged final drawn averages recompute',
+                                  defaults=(None, None, None))
 # The training ops: a discriminator (critic) step, a generator step that counts the global step, and the
 # placeholder that scales both learning rates (a schedule).
 # d_step_with_r1: lazy R1's discriminator step, on the same optimizer (None where every d_step pays R1).
@@ -94,8 +99,11 @@ class GANBase(object):
         self.discriminator_variables = v1.trainable_variables('discriminator/')
         # What drawing needs besides the weights: batch-norm moving statistics, the averaged weights
         # (--ema-decay), and the clusters' shares.
-        self.generator_state_variables = [v for v in v1.global_variables('generator/')
-                                          if v not in self.generator_variables]
+        self.generator_state_variables = [v for v in ops.saved_variables()
+                                          if v.op.name.startswith('generator/') and v not in self.generator_variables]
+        # The averaged generator's batch-norm statistics: not saved, recomputed from the weights.
+        self.drawing_statistics = v1.get_collection(ops.RECOMPUTED)
+        self._statistics_step = None   # (session, step) they were last recomputed for
         if self.conditions.clusters is not None:
             self.generator_state_variables.append(self.conditions.clusters.shares)
         top_k = losses_lib.top_k_share(settings.top_k, self.epoch_input) if settings.top_k < 1 else None
@@ -194,6 +202,34 @@ class GANBase(object):
         self.grid_columns = v1.placeholder_with_default(tf.constant(ops.GRID_COLUMNS), (), name='grid_columns')
         grid = ops.image_grid(self.generated_image, self.grid_columns)
         self.image_summary = v1.summary.image('generated_digits', (grid + 1.0) / 2.0)
+
+    # --- drawing --------------------------------------------------------------------------------------
+
+    def drawing_reference(self):
+        """The fixed batch the averaged generator's statistics are recomputed on: DRAWING_REFERENCE_PER_CLASS of
+        each class, with noise of one fixed seed, so that the same weights always get the same statistics."""
+        labels = np.repeat(np.arange(self.num_classes), DRAWING_REFERENCE_PER_CLASS)
+        noise = np.random.RandomState(0).normal(size=(len(labels), self.noise_len)).astype(np.float32)
+        return {self.noise_input: noise, self.right_condition_input: labels, self.is_training: True}
+
+    def recompute_drawing_statistics(self, session, step=None):
+        """Sets the averaged generator's batch-norm statistics to those of its weights on drawing_reference()
+        (nothing for a model drawing from its trained weights). Whatever draws from a session calls it first; given
+        the training step, once per step however often it is asked."""
+        if self.networks.recompute is None:
+            return
+        if step is not None and (session, step) == self._statistics_step:
+            return
+        session.run(self.networks.recompute, self.drawing_reference())
+        self._statistics_step = (session, step)
+
+    def use_trained_statistics(self, session):
+        """Sets the averaged generator's statistics to the trained generator's moving ones: what it drew with
+        before they were recomputed for its weights, for comparing."""
+        trained = {v.op.name: v for v in self.generator_state_variables}
+        with self.graph.as_default():
+            session.run([copy.assign(trained[copy.op.name[:-len(ops.RECOMPUTED_SUFFIX)]])
+                         for copy in self.drawing_statistics])
 
     # --- training --------------------------------------------------------------------------------------
 
@@ -347,16 +383,23 @@ class GANModel(GANBase):
             with ops.no_new_update_ops():   # one generator step moves the batch-norm statistics once
                 blended_image = generate(conditions.blended, reuse=True)
             extra_fake = discriminate(blended_image, conditions.blended)
-        drawn, averages = None, None
+        drawn, averages, recompute = None, None, None
         if self.settings.ema_decay:
-            # The same generator once more, reading the moving average of its weights: what drawing uses.
+            # The same generator once more, reading the moving average of its weights: what drawing uses. Its
+            # batch norm reads statistics of its own, recomputed for those weights (recompute_drawing_statistics):
+            # the trained generator's moving statistics were gathered for other weights.
             averages = ops.averaged_copies(v1.trainable_variables('generator/'))
-            with v1.variable_scope('', custom_getter=ops.reading(averages)), ops.no_new_update_ops():
+            statistics = ops.recomputed_copies([v for v in v1.global_variables('generator/')
+                                                if v.op.name.endswith(('/moving_mean', '/moving_variance'))])
+            with v1.variable_scope('', custom_getter=ops.reading({**averages, **statistics})), \
+                    ops.no_new_update_ops():
                 drawn = generate(conditions.generator, reuse=True)
+            recompute = ops.recompute_statistics()
         judged = losses_lib.Judged(real_right, fake, real_wrong, real_inputs=self.discriminator_input,
                                    fake_inputs=generated, right=conditions.right, critic=discriminate,
                                    generated=generated, noise=conditions.noise, extra_fake=extra_fake)
-        return Networks(generated, [generated if drawn is None else drawn], {'': judged}, judged, drawn, averages)
+        return Networks(generated, [generated if drawn is None else drawn], {'': judged}, judged, drawn, averages,
+                        recompute)
 
 
 # --- sessions ------------------------------------------------------------------------------------

@@ -415,7 +415,46 @@ def test_with_an_averaged_generator_every_drawing_uses_the_averaged_weights():
         assert not np.allclose(drawn, trained, atol=1e-4)
         for weight, average in averages_of(model).items():
             session.run(average.assign(weight))
+        model.use_trained_statistics(session)
         np.testing.assert_allclose(session.run(model.generated_image, feed), trained, atol=1e-5)
+
+
+def test_the_averaged_generator_normalises_with_statistics_recomputed_for_its_own_weights():
+    """The trained generator's moving statistics were gathered for other weights than their average. Recomputed,
+    the averaged generator normalises every image with the statistics its own weights give a fixed batch of every
+    class (drawing_reference): so it draws that batch as if in training mode, and one image still comes out the
+    same alone as in a batch. They are recomputed from the weights, never saved."""
+    model, session = build(g_dim=8, d_dim=8, ema_decay=0.9, seed=0)
+    with session:
+        model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=3)
+        reference = model.drawing_reference()
+        assert sorted(np.bincount(reference[model.right_condition_input])) == [100] * 10
+        model.recompute_drawing_statistics(session)
+        in_training_mode = session.run(model.generated_image, reference)
+        drawn = session.run(model.generated_image, {**reference, model.is_training: False})
+        # Up to the n / (n - 1) that a stored variance carries (1,000 rows for the dense layer).
+        np.testing.assert_allclose(drawn, in_training_mode, atol=1e-3)
+        feed = {model.noise_input: reference[model.noise_input][700:701], model.right_condition_input: [7]}
+        np.testing.assert_allclose(session.run(model.generated_image, feed), drawn[700:701], atol=1e-5)
+        model.use_trained_statistics(session)
+        assert not np.allclose(session.run(model.generated_image, feed), drawn[700:701], atol=1e-3)
+        assert len(model.drawing_statistics) == 2 * len([v for v in model.generator_state_variables
+                                                         if v.op.name.endswith('moving_mean')])
+        saved = {v.op.name for v in ops.saved_variables()}
+        assert saved and not saved & {v.op.name for v in model.drawing_statistics}
+        assert not set(model.generator_state_variables) & set(model.drawing_statistics)
+
+
+def test_drawing_statistics_follow_the_weights_once_per_training_step():
+    model, session = build(g_dim=8, d_dim=8, ema_decay=0.9, seed=0)
+    with session:
+        model.recompute_drawing_statistics(session, step=0)
+        first = values(session, model.drawing_statistics)
+        model.fit(session, random_dataset(), epochs=None, k_steps=1, max_steps=2)
+        model.recompute_drawing_statistics(session, step=0)   # asked again for the same step: kept
+        assert not any(changed(first, values(session, model.drawing_statistics)))
+        model.recompute_drawing_statistics(session, step=2)
+        assert all(changed(first, values(session, model.drawing_statistics)))
 
 
 def test_without_an_averaged_generator_drawing_uses_the_trained_weights():
@@ -423,3 +462,4 @@ def test_without_an_averaged_generator_drawing_uses_the_trained_weights():
     session.close()
     assert model.generated_image is model.networks.generated
     assert not [v for v in model.generator_state_variables if v.op.name.endswith('_average')]
+    assert model.drawing_statistics == [] and model.networks.recompute is None

@@ -96,6 +96,11 @@ def batch_norm(x, training, name, momentum=0.9, epsilon=1e-5):
             return y, tf.identity(moving_mean), tf.identity(moving_var)
 
         y, mean, var = tf.cond(training, with_batch_stats, with_moving_stats)
+        if moving_mean.op.name.endswith(RECOMPUTED_SUFFIX):
+            # Statistics kept for averaged weights (recomputed_copies): recompute_statistics sets them to the
+            # batch's own.
+            v1.add_to_collection(RECOMPUTE_OPS, v1.assign(moving_mean, mean))
+            v1.add_to_collection(RECOMPUTE_OPS, v1.assign(moving_var, var))
         # At inference mean == moving_mean, so these updates are no-ops there.
         decay = 1.0 - momentum
         v1.add_to_collection(v1.GraphKeys.UPDATE_OPS,
@@ -139,6 +144,35 @@ def update_averages(averages, decay, step):
     rate = 1.0 - tf.minimum(decay, (1.0 + step) / (10.0 + step))
     return tf.group(*[average.assign_add(rate * (variable - average)) for variable, average in averages.items()],
                     name='update_averages')
+
+
+RECOMPUTED_SUFFIX = '_recomputed'
+# Statistics recomputed from the weights whenever they are needed, so never saved in a checkpoint, and the ops
+# that set them to the statistics of the batch they are run on.
+RECOMPUTED = 'recomputed_statistics'
+RECOMPUTE_OPS = 'recompute_statistics'
+
+
+def recomputed_copies(statistics):
+    """{moving statistic: a copy}, named <name>_recomputed: batch-norm statistics for a network drawn from averaged
+    weights, which the trained weights' moving statistics do not fit. Kept out of checkpoints (`saved_variables`):
+    `recompute_statistics` sets them from the weights."""
+    collections = [v1.GraphKeys.GLOBAL_VARIABLES, RECOMPUTED]
+    return {statistic: v1.Variable(statistic.initial_value, trainable=False, collections=collections,
+                                   name=statistic.op.name + RECOMPUTED_SUFFIX) for statistic in statistics}
+
+
+def recompute_statistics():
+    """One op setting every copy made by recomputed_copies to the statistics of the batch it is run on, in training
+    mode, through the network that reads them: run once on a large fixed batch, every image drawn after is
+    normalised alike, and still does not depend on the rest of its own batch."""
+    return tf.group(*v1.get_collection(RECOMPUTE_OPS), name='recompute_statistics')
+
+
+def saved_variables():
+    """The graph's variables a checkpoint holds: all but the statistics recomputed from the weights."""
+    recomputed = set(v1.get_collection(RECOMPUTED))
+    return [v for v in v1.global_variables() if v not in recomputed]
 
 
 def reading(averages):

@@ -10,6 +10,7 @@ import numpy as np
 import checkpoints
 import cli
 import dataset as dataset_lib
+import ops
 import runs
 from cli import UsageError
 
@@ -24,7 +25,9 @@ def restore_or_initialise(session, checkpoint_path, run, say):
     as `run`'s model; what was saved beside it, or None where nothing usable was (the data is then
     reshuffled, said through `say`)."""
     with session.graph.as_default():
-        variables = v1.global_variables()
+        variables = ops.saved_variables()
+        # Whatever is not saved is recomputed from the weights; until then it holds its initial value.
+        session.run(v1.variables_initializer([v for v in v1.global_variables() if v not in variables]))
         if not checkpoint_path:
             session.run(v1.variables_initializer(variables))
             return None

@@ -169,11 +169,13 @@ class Generator(object):
         self._session = session
         self._condition_vectors = model.right_condition_vectors
         self.condition_table = session.run(model.condition_table)
-        self.variables = model.generator_variables + model.generator_state_variables
+        # What an export copies: the weights, their state, and the averaged weights' recomputed statistics.
+        self.variables = model.generator_variables + model.generator_state_variables + model.drawing_statistics
         # What drawing runs, coarse to fine, the last stage being the image: the generator reading the moving
         # average of its weights where the run keeps one (--ema-decay), else its trained weights.
         self._stages = model.networks.stages
-        self._batch_statistics = False
+        model.recompute_drawing_statistics(session)
+        self._trained_statistics = not model.drawing_statistics
 
     @property
     def keeps_average(self):
@@ -191,16 +193,17 @@ class Generator(object):
         if self.keeps_average:
             self._stages = [self._model.networks.generated]
 
-    def draw_with_batch_statistics(self):
-        """Normalise batch norm with the statistics of each batch drawn, not the moving averages: those were
-        gathered for the trained weights, not for their average, so this probes what statistics recomputed for the
-        averaged weights would score. An image then depends on the rest of its batch: for measuring only."""
-        self._batch_statistics = True
+    def draw_with_trained_statistics(self):
+        """Let the averaged weights' batch norm read the trained generator's moving statistics, not the ones
+        recomputed for the averaged weights: what runs drew before those were recomputed, for comparing."""
+        self._model.use_trained_statistics(self._session)
+        self._trained_statistics = True
 
     @property
     def batch_norm(self):
-        """Which statistics batch norm uses: 'moving' (its moving averages) or 'batch' (each batch's own)."""
-        return 'batch' if self._batch_statistics else 'moving'
+        """Which statistics batch norm normalises with: 'recomputed' (for the averaged weights) or 'trained' (the
+        trained generator's moving statistics: a run without an average, or drawn otherwise)."""
+        return 'trained' if self._trained_statistics or self.weights == 'trained' else 'recomputed'
 
     @property
     def noise_len(self):
@@ -233,7 +236,7 @@ class Generator(object):
         """The stages of each sample, coarse to fine: a list of float32 (N, size, size, 1) in [-1, 1]."""
         feed = {self._model.noise_input: np.asarray(noise, np.float32),
                 self._model.right_condition_input: np.asarray(labels, np.int64).reshape(-1)}
-        return [stage.astype(np.float32) for stage in self._fetch(self._stages, feed)]
+        return [stage.astype(np.float32) for stage in self._session.run(self._stages, feed)]
 
     def sample_conditions(self, vectors, seed=None, noise=None):
         """Images for condition vectors (N, num_classes): rows of condition_table, or blends of them."""
@@ -263,13 +266,7 @@ class Generator(object):
         return noise
 
     def _run(self, feed):
-        return self._fetch(self._stages[-1], feed).astype(np.float32)
-
-    def _fetch(self, fetches, feed):
-        if self._batch_statistics:
-            feed = dict(feed)
-            feed[self._model.is_training] = True
-        return self._session.run(fetches, feed)
+        return self._session.run(self._stages[-1], feed).astype(np.float32)
 
     def close(self):
         self._session.close()
