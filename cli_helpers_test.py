@@ -1,9 +1,13 @@
 """cli.py's shared pieces: the one-line parser, atomic writes beside a user's files, and output checks."""
 import os
+import subprocess
+import sys
 
 import pytest
 
 import cli
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def number_parser():
@@ -67,3 +71,14 @@ def test_output_problem_names_a_folder_that_is_a_file_or_an_output_that_is_a_fol
     assert cli.output_problem(str(tmp_path / 'notes.txt'), '--sheet') is None   # replacing a file is writing it
     assert not os.path.exists(str(tmp_path / 'new'))   # the check makes nothing
     assert sorted(os.listdir(str(tmp_path))) == ['folder.png', 'notes.txt']
+
+
+def test_tensorflow_loads_without_the_scikit_learn_that_keras_would_import_and_leaves_it_importable():
+    """Keras, which TensorFlow loads, imports scikit-learn when it is installed, for wrappers the project never
+    calls; the commands start without it, and anything that does want it still imports it."""
+    code = ('import sys, cli; cli.import_tensorflow_quietly(); loaded = "sklearn" in sys.modules; '
+            'import sklearn.base; print(loaded, sklearn.base.BaseEstimator.__module__)')
+    result = subprocess.run([sys.executable, '-c', code], cwd=HERE, capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ['False', 'sklearn.base']
