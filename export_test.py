@@ -16,9 +16,10 @@ from conftest import NO_R1, offline_environment, snapshot
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-dim', '8', '--seed', '0',
         '--steps', '2', '--save-every', '2', '--sample-every', '2', '--eval-every', '0'] + NO_R1
-# The kinds of generator an export holds: labels in or not, one network or a pyramid, clusters or none.
+# The kinds of generator an export holds: labels in or not, one network or a pyramid, clusters or none, averaged
+# weights with their recomputed statistics (every --loss gan run keeps an average) or trained weights (lapgan).
 KINDS = {'gan': [], 'lapgan': ['--model', 'lapgan'], 'clusters': ['--conditioning', 'none'],
-         'original': ['--conditioning', 'none', '--clusters', '0'], 'averaged': ['--ema-decay', '0.9']}
+         'original': ['--conditioning', 'none', '--clusters', '0']}
 NOTES = b'what I tried, and why\n'
 
 # Run in a fresh process: loads the export with TensorFlow alone, draws for the given noise and labels, and writes
@@ -134,6 +135,7 @@ def test_the_export_loads_in_plain_tensorflow_and_draws_the_runs_images(kind, tr
         noise = runs.draw_noise(len(labels), generator.noise_len, seed=3)
         expected = np.clip((generator.sample(labels, noise=noise) + 1.0) / 2.0, 0.0, 1.0)
         names, noise_len, conditioned = generate.class_names_of(generator), generator.noise_len, generator.conditioned
+        assert generator.keeps_average == (kind != 'lapgan')   # both ways of drawing are exported
     images, found = load_elsewhere(directory, noise, labels, tmp_path / 'elsewhere')
 
     assert images.shape == (len(labels), 28, 28, 1) and images.dtype == np.float32

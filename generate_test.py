@@ -95,6 +95,14 @@ def test_the_pyramid_of_an_unconditioned_model_is_titled_as_random_digits_not_th
     assert picture.count == 2 * 3   # --num samples, not --num of every digit
 
 
+def test_the_pyramid_of_every_class_is_named_after_all_of_them():
+    pyramid = UnconditionedPyramid()
+    pyramid.conditioned = True
+    picture = generate.pyramid_picture(types.SimpleNamespace(condition=None, num=2, seed=0), pyramid)
+    assert picture.name == 'generated_all_pyramid' and 'each class' in picture.description
+    assert picture.count == 10 * 2 * 3
+
+
 # ---------------------------------------------------------------- flags a mode does not take
 
 @pytest.mark.parametrize('mode', [['--arithmetic'], ['--gif']])
