@@ -372,10 +372,14 @@ class GANModel(GANBase):
                                      self.settings)
 
         generated = generate(conditions.generator, reuse=False)
-        # One discriminator, its variables shared by scope, judges the three pairs.
-        real_right = discriminate(self.discriminator_input, conditions.right, reuse=False)
+        # One discriminator, its variables shared by scope, judges the three pairs: the real batch under its
+        # right and its wrong labels in one call, which computes the image's part of it once for both.
+        if self.judges_wrong_pairs:
+            real_right, real_wrong = discriminate(self.discriminator_input, [conditions.right, conditions.wrong],
+                                                  reuse=False)
+        else:
+            real_right, real_wrong = discriminate(self.discriminator_input, conditions.right, reuse=False), None
         fake = discriminate(generated, conditions.generator)
-        real_wrong = discriminate(self.discriminator_input, conditions.wrong) if self.judges_wrong_pairs else None
         extra_fake = None
         if conditions.blended is not None:
             # GAN-INT: D should judge G's image for a blend of two labels real too, which fills the space

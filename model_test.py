@@ -94,6 +94,24 @@ def test_changing_one_discriminator_variable_changes_all_three_outputs(model_and
         np.testing.assert_allclose(a, b + 1.0, rtol=1e-5, atol=1e-5)
 
 
+def test_the_real_batch_passes_the_layers_before_the_label_once_for_its_right_and_wrong_labels(model_and_session):
+    """The label joins the discriminator after its first convolution, so what comes before is the same for
+    (real, right) and (real, wrong): it runs once for both pairs, and each logit is still its own pair's."""
+    model, session = model_and_session
+    first_layer = [op for op in model.graph.get_operations() if op.type == 'Conv2D'
+                   and op.name.startswith('discriminator') and op.name.endswith('conv1/Conv2D')]
+    assert len(first_layer) == 2   # the real batch and the generated one
+    images = np.random.normal(size=(2, 28, 28, 1))
+    outputs = [model.discriminated_real_right_logits, model.discriminated_real_wrong_logits]
+    right, wrong = session.run(outputs, {model.discriminator_input: images, model.right_condition_input: [1, 2],
+                                         model.wrong_condition_input: [3, 4]})
+    swapped_right, swapped_wrong = session.run(outputs, {
+        model.discriminator_input: images, model.right_condition_input: [3, 4], model.wrong_condition_input: [1, 2]})
+    np.testing.assert_allclose(swapped_right, wrong, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(swapped_wrong, right, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(right, wrong)
+
+
 def test_generator_and_discriminator_variables_are_disjoint(model_and_session):
     model, _ = model_and_session
     g = set(v.name for v in model.generator_variables)

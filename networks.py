@@ -15,6 +15,10 @@ An architecture is a generator function and a discriminator function with one si
     generator(noise, condition, conditioning, settings, training) -> images in [-1, 1]
     discriminator(images, condition, conditioning, settings) -> logits (B, 1)
 
+The discriminator's `condition` may also be a list (the matching conditioning's right and wrong labels for
+one real batch): then it returns a list of logits, one for each, and may compute what comes before the
+label joins once for all of them.
+
 `settings` is the model's settings.ModelSettings. They are called inside the `generator` / `discriminator`
 variable scopes, which the model opens (and reuses), so every call of one network shares its variables.
 """
@@ -137,11 +141,36 @@ def dcgan_generator(noise, condition, conditioning, settings, training):
 
 def dcgan_discriminator(images, condition, conditioning, settings):
     d = settings.d_dim
-    net = conditioning.discriminator_input(images, condition)
+    conditions = several_conditions(condition, conditioning)
+    net = conditioning.discriminator_input(images, conditions[0])
+    # The label joins here, after the first convolution: for a list of labels, the images' own part of
+    # what follows runs once (the real batch's right and wrong pairs: a third of its image convolutions).
     net = ops.lrelu(ops.conv2d(net, d, 4, 2, 'conv1'))                          # 14x14
-    joined = conditioning.discriminator_vectors(condition, rank=4)
-    net = ops.lrelu(ops.conv2d(net, 2 * d, 4, 2, 'conv2', joined=joined))      # 7x7
-    return logit_head(net, condition, conditioning, settings)
+    joined = each_reusing(conditions, lambda c: conditioning.discriminator_vectors(c, rank=4))
+    nets = ops.conv2d(net, 2 * d, 4, 2, 'conv2', joined=joined)                 # 7x7
+    logits = each_reusing(list(zip(nets, conditions)),
+                          lambda judged: logit_head(ops.lrelu(judged[0]), judged[1], conditioning, settings))
+    return logits if isinstance(condition, list) else logits[0]
+
+
+def several_conditions(condition, conditioning):
+    """The list of conditions a discriminator call judges its images under (one unless given a list)."""
+    if not isinstance(condition, list):
+        return [condition]
+    if not conditioning.judges_wrong_pairs:
+        raise ValueError('only a conditioning that judges wrong pairs judges one batch under several labels')
+    return condition
+
+
+def each_reusing(items, build):
+    """[build(item) for item in items] in the current variable scope: the first creates the variables and the
+    rest reuse them, as one network judging several conditions must."""
+    scope = v1.get_variable_scope()
+    built = []
+    for i, item in enumerate(items):
+        with v1.variable_scope(scope, reuse=True if i else None):
+            built.append(build(item))
+    return built
 
 
 def logit_head(feature_maps, condition, conditioning, settings):
@@ -177,6 +206,9 @@ def mlp_generator(noise, condition, conditioning, settings, training):
 
 
 def mlp_discriminator(images, condition, conditioning, settings):
+    if isinstance(condition, list):   # the label joins the input: nothing to compute once
+        return each_reusing(several_conditions(condition, conditioning),
+                            lambda c: mlp_discriminator(images, c, conditioning, settings))
     net = tf.reshape(images, (-1, int(np.prod(images.shape[1:]))))
     net = conditioning.discriminator_input(net, condition)
     joined = conditioning.discriminator_vectors(condition, rank=2)

@@ -30,17 +30,19 @@ def conv2d(x, filters, kernel, stride, name, use_bias=True, joined=None, dilatio
     covers both), but cheaply: a tiled vector is the same at every position, so its convolution is the
     vector times the kernel's taps summed over the positions each output sees, found once per step by
     convolving a map of ones. For the discriminator's label maps that is a third of its largest layer.
+    `joined` may be a list of such vectors: then one output for each, x's own part convolved once for all.
     """
-    if joined is not None and dilation != 1:
+    several = isinstance(joined, list)
+    vectors = joined if several else [joined]
+    if vectors[0] is not None and dilation != 1:
         raise ValueError('conv2d joins vectors to an undilated convolution only, not dilation %d' % dilation)
     with v1.variable_scope(name):
-        channels = x.shape[-1] + (joined.shape[-1] if joined is not None else 0)
-        w = v1.get_variable('w', [kernel, kernel, channels, filters], initializer=WEIGHT_INIT)
+        count = 0 if vectors[0] is None else vectors[0].shape[-1]
+        w = v1.get_variable('w', [kernel, kernel, x.shape[-1] + count, filters], initializer=WEIGHT_INIT)
         strides = [1, stride, stride, 1]
-        if joined is None:
-            y = tf.nn.conv2d(x, w, strides=strides, padding='SAME', dilations=[1, dilation, dilation, 1])
+        if not count:
+            outputs = [tf.nn.conv2d(x, w, strides=strides, padding='SAME', dilations=[1, dilation, dilation, 1])]
         else:
-            count = joined.shape[-1]
             # Split, not sliced: the gradient of a split is a concatenation, cheaper than a slice's scatter.
             w_x, w_joined = tf.split(w, [x.shape[-1], count], axis=2)
             y = tf.nn.conv2d(x, w_x, strides=strides, padding='SAME')
@@ -49,10 +51,11 @@ def conv2d(x, filters, kernel, stride, name, use_bias=True, joined=None, dilatio
             summed = tf.nn.conv2d(ones, taps, strides=strides, padding='SAME')       # (1, H', W', C * F)
             summed = tf.reshape(summed, [y.shape[1] * y.shape[2], count, filters])
             summed = tf.reshape(tf.transpose(summed, [1, 0, 2]), [count, -1])       # (C, H' * W' * F)
-            y += tf.reshape(tf.matmul(joined, summed), tf.shape(y))
+            outputs = [y + tf.reshape(tf.matmul(v, summed), tf.shape(y)) for v in vectors]
         if use_bias:
-            y = tf.nn.bias_add(y, v1.get_variable('b', [filters], initializer=v1.zeros_initializer()))
-        return y
+            b = v1.get_variable('b', [filters], initializer=v1.zeros_initializer())
+            outputs = [tf.nn.bias_add(y, b) for y in outputs]
+        return outputs if several else outputs[0]
 
 
 def conv2d_transpose(x, filters, kernel, stride, name, use_bias=True):

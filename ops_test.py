@@ -36,6 +36,30 @@ def test_conv2d_with_joined_vectors_equals_the_convolution_of_the_tiled_concaten
     np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-3, atol=1e-3)
 
 
+def test_conv2d_with_a_list_of_joined_vectors_gives_one_output_per_vector_from_one_convolution_of_x():
+    """The same feature maps joined with several sets of vectors: each output is that set's convolution alone,
+    and x is convolved once for all of them (the kernel is one variable)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 14, 14, 5)).astype(np.float32)
+    first, second = (rng.normal(size=(3, 4)).astype(np.float32) for _ in range(2))
+    graph = tf.Graph()
+    with graph.as_default():
+        both = ops.conv2d(tf.constant(x), 6, 4, 2, 'conv', joined=[tf.constant(first), tf.constant(second)])
+        with v1.variable_scope('', reuse=True):
+            alone = [ops.conv2d(tf.constant(x), 6, 4, 2, 'conv', joined=tf.constant(v)) for v in (first, second)]
+        convolutions_of_x = [op for op in graph.get_operations() if op.type == 'Conv2D'
+                             and op.inputs[0].shape.as_list() == [3, 14, 14, 5]]
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            computed, reference = session.run([both, alone])
+    assert len(graph.get_collection(v1.GraphKeys.GLOBAL_VARIABLES)) == 2   # one kernel and one bias
+    assert len(convolutions_of_x) == 1 + 2   # the list's one, and one for each call alone
+    assert len(computed) == 2
+    for got, expected in zip(computed, reference):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(computed[0], computed[1])
+
+
 def test_a_dilated_conv2d_spreads_its_taps_and_keeps_the_size():
     """Dilation 2: a 3x3 kernel's taps 2 pixels apart, so each output sees 5x5 input pixels."""
     x = np.zeros((1, 9, 9, 1), np.float32)
