@@ -149,21 +149,24 @@ def mode_seeking_loss(images, noise, labels=None, epsilon=1e-5):
     """MSGAN (Mao et al., 2019): 1 / mean over pairs of |G(z1) - G(z2)| / |z1 - z2| (mean absolute values).
 
     Pairs are the batch's images of one label (all pairs when `labels` is None), among its first 64
-    images: all pairs of B images hold B * B * 784 differences, gigabytes for a batch of 1,000. A generator
-    that maps different noise to the same digit pays for it; 0 when the batch has no pair.
+    images: all pairs of B images hold B * B * 784 differences, gigabytes for a batch of 1,000. Only the
+    pairs counted are differenced: about a tenth of all pairs with ten labels. A generator that maps
+    different noise to the same digit pays for it; 0 when the batch has no pair.
     """
     images, noise = images[:MODE_SEEKING_IMAGES], noise[:MODE_SEEKING_IMAGES]
     labels = labels[:MODE_SEEKING_IMAGES] if labels is not None else None
     count = tf.shape(images)[0]
     flat = tf.reshape(images, tf.stack([count, -1]))
-    image_distance = tf.reduce_mean(tf.abs(flat[:, None] - flat[None]), axis=2)
-    # The diagonal (an image with itself) is masked out; the eye keeps its division finite.
-    noise_distance = tf.reduce_mean(tf.abs(noise[:, None] - noise[None]), axis=2) + tf.eye(count)
-    pairs = tf.linalg.band_part(tf.ones(tf.stack([count, count])), 0, -1) - tf.eye(count)
+    pairs = tf.linalg.band_part(tf.ones(tf.stack([count, count]), tf.bool), 0, -1) & ~tf.eye(count, dtype=tf.bool)
     if labels is not None:
-        pairs *= tf.cast(tf.equal(labels[:, None], labels[None]), tf.float32)
-    pair_count = tf.reduce_sum(pairs)
-    mean_ratio = tf.reduce_sum(pairs * image_distance / noise_distance) / tf.maximum(pair_count, 1.0)
+        pairs &= tf.equal(labels[:, None], labels[None])
+    first, second = tf.unstack(tf.where(pairs), axis=1)   # the two images of each pair counted
+
+    def distance(rows):
+        return tf.reduce_mean(tf.abs(tf.gather(rows, first) - tf.gather(rows, second)), axis=1)
+
+    pair_count = tf.cast(tf.size(first), tf.float32)
+    mean_ratio = tf.reduce_sum(distance(flat) / distance(noise)) / tf.maximum(pair_count, 1.0)
     return tf.where(pair_count > 0, 1.0 / (mean_ratio + epsilon), 0.0)
 
 

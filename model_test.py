@@ -322,6 +322,22 @@ def test_mode_seeking_loss_pairs_at_most_the_first_64_images_so_memory_stays_bou
     assert whole == pytest.approx(first, rel=1e-6) and whole != pytest.approx(other, rel=1e-3)
 
 
+def test_mode_seeking_loss_measures_the_distances_of_the_pairs_it_counts_and_no_others():
+    """A batch of 64 over 10 labels holds 174 same-label pairs, against 2,016 pairs of any two images: the
+    term takes the differences of those 174 alone, a twelfth of the arithmetic of all pairs."""
+    from losses import mode_seeking_loss
+    rng = np.random.default_rng(0)
+    labels = np.arange(64) % 10
+    same_label_pairs = sum(n * (n - 1) // 2 for n in np.bincount(labels))
+    graph = tf.Graph()
+    with graph.as_default(), v1.Session(graph=graph) as session:
+        mode_seeking_loss(tf.constant(rng.uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)),
+                          tf.constant(rng.normal(size=(64, 100)).astype(np.float32)), tf.constant(labels))
+        sizes = session.run([tf.size(op.outputs[0]) for op in graph.get_operations() if op.type == 'Abs'])
+    assert same_label_pairs == 174
+    assert sorted(sizes) == [174 * 100, 174 * 28 * 28]
+
+
 def test_fit_follows_a_learning_rate_schedule():
     """A scale of 0 freezes both networks; the linear decay reaches 0 at the last step."""
     from model import linear_decay
