@@ -142,6 +142,14 @@ def fraction(text):
     return _number(text, float, 0.0, 'a number from 0 to 1', highest=1.0)
 
 
+def below_one(text):
+    """A number from 0, below 1 (a decay that must still forget)."""
+    value = _number(text, float, 0.0, 'a number from 0, below 1', highest=1.0)
+    if value == 1.0:
+        raise argparse.ArgumentTypeError('must be a number from 0, below 1, got %s' % text)
+    return value
+
+
 def share(text):
     """A number above 0, up to 1."""
     value = _number(text, float, 0.0, 'a number above 0, up to 1', highest=1.0)

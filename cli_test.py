@@ -355,6 +355,7 @@ BAD_TRAINING_INPUT = {
     'zero noise length': (lambda run, tmp: ['--logdir', fresh(tmp), '--noise-len', '0'], ['--noise-len']),
     'negative r1 weight': (lambda run, tmp: ['--logdir', fresh(tmp), '--r1-weight', '-1'], ['--r1-weight', '0 or a positive']),
     'r1 every 0 steps': (lambda run, tmp: ['--logdir', fresh(tmp), '--r1-every', '0'], ['--r1-every']),
+    'an Adam beta1 of 1': (lambda run, tmp: ['--logdir', fresh(tmp), '--beta1', '1'], ['--beta1', 'below 1']),
     'a top-k share of 0': (lambda run, tmp: ['--logdir', fresh(tmp), '--top-k', '0'], ['--top-k', 'above 0']),
     'a top-k share above 1': (lambda run, tmp: ['--logdir', fresh(tmp), '--top-k', '1.5'], ['--top-k', 'up to 1']),
     'training on held-out images a run held out': (lambda run, tmp: ['--logdir', run, '--train-on-held-out'],
@@ -809,6 +810,26 @@ def resolved(*flags):
     import main
     import settings
     return settings.resolve(main.given_settings(main.build_parser().parse_args(list(flags))))[0]
+
+
+def test_adams_first_moment_decay_is_a_flag_that_reaches_both_optimizers(tmp_path):
+    """--beta1 0: Adam without momentum for both networks (each optimizer's running power of beta1 is 0)."""
+    import tensorflow as tf
+    import settings
+    from model import GANModel
+    v1 = tf.compat.v1
+    logdir = tmp_path / 'run'
+    assert main_in_process(TINY_MODEL + ['--beta1', '0', '--steps', '1', '--eval-every', '0', '--logdir', logdir]) == 0
+    config = json.loads((logdir / 'config.json').read_text())
+    assert config['model']['beta1'] == 0.0
+    graph = tf.Graph()
+    with graph.as_default():
+        model = GANModel(settings.from_config(config).model)
+        powers = [v for v in v1.global_variables() if re.search(r'beta1_power(_\d+)?$', v.op.name)]
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            assert len(powers) == 2 and session.run(powers) == [0.0, 0.0]
+    assert model.settings.beta1 == 0.0
 
 
 def test_a_default_is_written_once_and_reaches_main_the_config_and_the_model(tmp_path, monkeypatch, capsys):

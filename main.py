@@ -68,6 +68,8 @@ def build_parser():
         '--loss gan, %g times for --model lapgan, --learning-rate for the Wasserstein losses and --conditioning none'
         % (parts['loss']['gan']['d_learning_rate'].times, parts['model_type']['lapgan']['d_learning_rate'].times),
         metavar='RATE', type=cli.positive_float)
+    add('--beta1', 'Adam\'s first-moment decay, for both networks (0: no momentum)', 'the loss\'s own, %g for gan'
+        % DEFAULTS['beta1'], metavar='DECAY', type=cli.below_one)
     add('--noise-len', 'length of the generator\'s noise vector', metavar='N', type=cli.positive_int)
     add('--seed', 'seed for weights, data order and noise: the same seed repeats a run', metavar='N', type=cli.seed)
     add('--model', 'gan: one generator and discriminator; lapgan: a Laplacian pyramid of GANs at 7x7, 14x14 and '

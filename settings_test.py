@@ -237,7 +237,7 @@ def test_config_json_is_the_value_written_out_and_read_back():
 
 
 @pytest.mark.parametrize('field, value', [('seed', 'x'), ('lr_decay', 'x'), ('condition_vectors', 5),
-                                          ('batch_size', 0), ('learning_rate', -1e-4), ('level_design', 3),
+                                          ('batch_size', 0), ('learning_rate', -1e-4), ('beta1', 1.0), ('level_design', 3),
                                           ('projection', 'yes'), ('class_names', 'bag'),
                                           ('class_names', ['bag', 'bag']), ('class_names', ['bag', 3])])
 def test_a_hand_edited_config_of_the_wrong_kind_names_the_field(field, value):
