@@ -13,6 +13,7 @@ Markdown table and one contact sheet of their grids.
     python evaluate.py --logdir RUN --trained-statistics  # the average drawn with the trained weights' statistics
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
     python evaluate.py --curves RUN_DIR [RUN_DIR ...] [--output curves.png]   # quality against minutes
+    python evaluate.py --stand-ins [mnist]    # real training digits copied, moved, noised, blurred: the scale
 """
 import argparse
 import json
@@ -68,6 +69,9 @@ def build_parser():
                              'run wrote while training (<run>/quality.jsonl), into --output')
     parser.add_argument('--output', metavar='PATH.png', default=None,
                         help='with --curves: the picture to write (default %s)' % DEFAULT_CURVES)
+    parser.add_argument('--stand-ins', metavar='DATASET', nargs='?', const='mnist', choices=dataset.DATASET_NAMES,
+                        help='score no run but stand-ins made of the data set\'s real training digits (default '
+                             'mnist): copies, and copies moved by a pixel, noised or blurred, to read the figures by')
     parser.add_argument('--num-per-class', type=digits_per_class, default=1000,
                         help='generated digits per class, 2 to {:,} (default 1000)'.format(quality.MAX_NUM_PER_CLASS))
     parser.add_argument('--json', action='store_true',
@@ -460,6 +464,40 @@ def compare(args):
     return 0
 
 
+def stand_ins(args):
+    """Score each stand-in of quality.STAND_INS on the data set's classifier; print a table (or JSON)."""
+    try:
+        evaluator = quality.Evaluator(args.stand_ins, cache_dir=args.classifier_dir, num_per_class=args.num_per_class)
+    except MEASURING_ERRORS as error:
+        return fail(first_line(error), exit_code(error))
+    try:
+        reference = evaluator.real.reference(args.num_per_class)
+        rows = [dict(stand_in='real reference', what='training digits, each once', frechet_ratio=1.0,
+                     memorisation_ratio=None, **{key: reference[key] for key in STAND_IN_FIGURES if key in reference})]
+        for name, what in quality.STAND_INS:
+            result = evaluator.evaluate(quality.stand_in_sampler(evaluator.real, name, args.seed), seed=args.seed)
+            rows.append(dict(stand_in=name, what=what, **{key: result[key] for key in STAND_IN_FIGURES}))
+    finally:
+        evaluator.close()
+    if args.json:
+        print(json.dumps(quality.without_nan({'dataset': args.stand_ins, 'num_per_class': args.num_per_class,
+                                              'seed': args.seed, 'rows': rows})))
+        return 0
+    columns = ['stand-in', 'accuracy', 'FD', 'FD ratio'] + list(MANIFOLD_FIGURES) + ['memorisation']
+    lines = ['| %s |' % ' | '.join(columns), '|' + '---|' * len(columns)]
+    for row in rows:
+        cells = [row['what'], number(row['accuracy']), number(row['frechet_distance'], '%.2f'),
+                 number(row['frechet_ratio'], '%.2f')] + [number(row[name]) for name in MANIFOLD_FIGURES]
+        cells.append(number(row['memorisation_ratio'], '%.2f'))
+        lines.append('| %s |' % ' | '.join(cells))
+    print('\n'.join(lines))
+    print('\nscored as a run is: %d per class against the held-out %s digits' % (args.num_per_class, args.stand_ins))
+    return 0
+
+
+STAND_IN_FIGURES = ('accuracy', 'frechet_distance', 'frechet_ratio') + MANIFOLD_FIGURES + ('memorisation_ratio',)
+
+
 def curve_points(logdir):
     """The points of a run's curves: [{step, minutes, accuracy, frechet_ratio}], and its variant; ValueError or
     RunError saying why they cannot be had."""
@@ -581,6 +619,14 @@ def main(argv=None):
         return fail('--output only goes with --curves RUN_DIR ...')
     if args.curves and args.compare:
         return fail('--curves and --compare are two pictures: ask for one at a time')
+    if args.stand_ins:
+        given = [flag for flag, value in (('--compare', args.compare), ('--curves', args.curves),
+                                          ('--trained-weights', args.trained_weights),
+                                          ('--trained-statistics', args.trained_statistics), ('--data', args.data))
+                 if value]
+        if given:
+            return fail('--stand-ins scores real digits, not a run: leave out %s' % ' and '.join(given))
+        return stand_ins(args)
     if args.data is not None and args.curves:
         return fail('--data points the scoring of a run at its moved data, and --curves scores nothing: leave it out')
     args.fingerprints, args.unchecked = {}, set()   # --data's fingerprint per data set, and runs without one

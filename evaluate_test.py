@@ -367,6 +367,62 @@ def test_copies_of_training_digits_with_mild_noise_are_still_flagged(trained, re
     assert score(real, noisy_copies)['memorisation_flag'] is True
 
 
+# ---------------------------------------------------------------- stand-ins: what the figures mean
+
+def test_stand_ins_are_training_digits_of_the_class_asked_for_altered_as_named(real):
+    labels = np.repeat(np.arange(10), 3)
+    for name, _ in quality.STAND_INS:
+        images = quality.stand_in_sampler(real, name, seed=0)(labels)
+        assert images.shape == (30, 28, 28, 1) and images.dtype == np.float32
+        assert images.min() >= -1 and images.max() <= 1
+    copies = quality.stand_in_sampler(real, 'copies', seed=0)(labels)
+    as_rows = real.train_images.reshape(len(real.train_images), -1)
+    for image, label in zip(copies, labels):
+        same = np.flatnonzero((as_rows == image.reshape(1, -1)).all(axis=1))
+        assert len(same) and real.train_labels[same[0]] == label
+    moved = quality.stand_in_sampler(real, 'moved', seed=0)(labels)
+    # The same digits (one seed picks them), most of them moved, each as a whole: its ink kept where the border
+    # lets it.
+    assert np.allclose((moved + 1).sum(axis=(1, 2, 3)), (copies + 1).sum(axis=(1, 2, 3)), rtol=0.05)
+    assert (np.abs(moved - copies).max(axis=(1, 2, 3)) > 0).mean() > 0.5
+
+
+def test_stand_ins_show_how_little_it_takes_to_raise_the_frechet_ratio(trained, real):
+    """A generator that copies its training digits is flagged, and moving them by a pixel or blurring them
+    raises the FD ratio far above that of the copies: the ratio is a strict judge of shapes."""
+    ratios = {}
+    for name, _ in quality.STAND_INS:
+        result = score(real, quality.stand_in_sampler(real, name, seed=0))
+        ratios[name] = result['frechet_ratio']
+        if name == 'copies':
+            assert result['memorisation_flag'] is True and result['accuracy'] > 0.9
+    assert 1.2 * ratios['copies'] < ratios['moved'] < ratios['blurred'], ratios
+
+
+def test_cli_stand_ins_print_one_row_each_and_the_reference(trained, capsys):
+    argv = ['--stand-ins', 'mnist_sample', '--num-per-class', '20', '--classifier-dir', trained.cache_dir]
+    assert evaluate.main(argv + ['--json']) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [row['stand_in'] for row in result['rows']] == ['real reference'] + [n for n, _ in quality.STAND_INS]
+    assert result['rows'][0]['frechet_ratio'] == 1.0
+    assert all(row['frechet_ratio'] > 0 and 0 <= row['recall'] <= 1 for row in result['rows'])
+    assert result['dataset'] == 'mnist_sample' and result['num_per_class'] == 20
+    assert evaluate.main(argv) == 0
+    table = capsys.readouterr().out
+    assert all(what in table for _, what in quality.STAND_INS) and 'FD ratio' in table
+
+
+@pytest.mark.parametrize('extra, words', [
+    (['--compare', 'run'], ['--stand-ins', '--compare']),
+    (['--curves', 'run'], ['--stand-ins', '--curves']),
+    (['--trained-weights'], ['--stand-ins', '--trained-weights']),
+])
+def test_cli_stand_ins_take_no_run(extra, words, capsys):
+    assert evaluate.main(['--stand-ins'] + extra) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and all(word in lines[0] for word in words), lines
+
+
 def test_unconditioned_generator_reports_class_shares_instead_of_accuracy(trained, real):
     rng = np.random.default_rng(0)
     any_digit = real_digit_sampler(trained.images, trained.labels)

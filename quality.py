@@ -200,6 +200,50 @@ def stratified_sample(labels, per_class, num_classes, seed=REFERENCE_SEED):
     return np.sort(np.concatenate(chosen))
 
 
+# ---------------------------------------------------------------- stand-ins: what the figures mean
+
+# Generators made of real training digits, scored as a run is (python evaluate.py --stand-ins): how far small,
+# known changes move the figures. (name, what it draws).
+STAND_INS = (
+    ('copies', 'training digits drawn at random, repeats included: a generator that copies'),
+    ('moved', 'training digits, each moved by up to one pixel across and down'),
+    ('noisy', 'training digits with noise of standard deviation 0.1'),
+    ('blurred', 'training digits blurred by a 3x3 binomial filter'),
+)
+
+
+def moved_by_a_pixel(images, rng):
+    """Each image moved by its own whole-pixel shift of -1, 0 or 1 across and down, background coming in."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-1.0)
+    height, width = images.shape[1:3]
+    shifts = rng.integers(0, 3, size=(len(images), 2))
+    return np.stack([padded[i, dy:dy + height, dx:dx + width] for i, (dy, dx) in enumerate(shifts)])
+
+
+def blurred(images):
+    """Each image filtered by [1, 2, 1] / 4 down and across, the background beyond its border."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-1.0)
+    down = (padded[:, :-2] + 2 * padded[:, 1:-1] + padded[:, 2:]) / 4
+    return (down[:, :, :-2] + 2 * down[:, :, 1:-1] + down[:, :, 2:]) / 4
+
+
+ALTERATIONS = {'copies': lambda images, rng: images, 'moved': moved_by_a_pixel,
+               'noisy': lambda images, rng: np.clip(images + rng.normal(scale=0.1, size=images.shape), -1, 1),
+               'blurred': lambda images, rng: blurred(images)}
+
+
+def stand_in_sampler(real, name, seed=0):
+    """sample_fn of the stand-in `name` (STAND_INS): for each label asked for, a training digit of that class
+    picked at random (the same picks for every stand-in of one seed), altered as the name says."""
+    picking, altering = map(np.random.default_rng, np.random.SeedSequence(seed).spawn(2))
+    by_class = [np.flatnonzero(real.train_labels == label) for label in range(real.num_classes)]
+
+    def sample_fn(labels):
+        chosen = np.array([picking.choice(by_class[label]) for label in labels], np.int64)
+        return ALTERATIONS[name](real.train_images[chosen], altering).astype(np.float32)
+    return sample_fn
+
+
 # ---------------------------------------------------------------- scoring
 
 class RealDigits:
