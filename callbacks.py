@@ -71,7 +71,12 @@ def scalar_summary(values):
 
 # Curves that tell one story, drawn on one chart of TensorBoard's custom-scalars dashboard, by the last part of
 # their tags: the discriminator's mean output on the three pairs, the WGAN critic's estimate, the two losses.
-CHART_GROUPS = (('p_real', 'p_fake', 'p_wrong'), ('wasserstein_estimate',), ('discriminator_loss', 'generator_loss'))
+# p_held_out: the discriminator's output for real digits held out of training (SummaryCallback).
+CHART_GROUPS = (('p_real', 'p_fake', 'p_wrong', 'p_held_out'), ('wasserstein_estimate',),
+                ('discriminator_loss', 'generator_loss'))
+HELD_OUT_TAG = 'probabilities/p_held_out'
+# Held-out digits the discriminator judges at each summary, the same ones every time, as many of each class.
+HELD_OUT_JUDGED = 500
 TRAINING_DIRECTORIES = ('probabilities', 'critic', 'loss')
 # EvaluationCallback's headline figures, in charts of one scale each: the accuracy and the diversity ratio are
 # near 1, the Frechet distance and its ratio to real digits' start far higher.
@@ -107,16 +112,27 @@ def custom_scalars_layout(metric_tags, quality_charts=True):
                                        for title, chart_list in categories if chart_list])
 
 
+def held_out_sample(held_out, num_classes, count=HELD_OUT_JUDGED):
+    """A fixed choice of count held-out (images, labels), as many of each class as it has."""
+    images, labels = held_out
+    chosen = quality.stratified_sample(np.asarray(labels), count // num_classes, num_classes)
+    return np.asarray(images, np.float32)[chosen], np.asarray(labels, np.int64)[chosen]
+
+
 class SummaryCallback(Callback):
     """TensorBoard: the losses and p_real / p_fake / p_wrong, each the mean over the steps since the last
     summary, a grid of every digit, and the custom-scalars layout that charts the curves together.
+
+    With `held_out` (images, labels) never trained on, p_held_out beside them: the discriminator's mean output
+    for a fixed sample of those, with their labels, at each summary. Far below p_real, the discriminator knows
+    its training images by heart; as low as p_fake, it tells them from every other image, real or generated.
 
     fit calls it after every step, to take in that step's metrics; it writes every `every_step` steps.
     `quality_charts`: the run writes quality/ figures too (EvaluationCallback), so the layout charts them.
     """
 
     def __init__(self, session, model, logdir, every_step=RUN.summary_every, image_every_step=None,
-                 columns=GRID_COLUMNS, quality_charts=True):
+                 columns=GRID_COLUMNS, quality_charts=True, held_out=None):
         # TensorFlow names an events file by the second it opens it: a session resumed within that second
         # would truncate the earlier session's file. A nanosecond suffix gives it a file of its own that sorts
         # after the earlier one, as TensorBoard reads them. TF2 refuses a FileWriter outside a graph.
@@ -124,7 +140,11 @@ class SummaryCallback(Callback):
             self.writer = v1.summary.FileWriter(logdir, session.graph, filename_suffix='.%d' % time.time_ns())
         # At step 0 whatever the run's step, so that a resumed run's restart marker (at a later step) never
         # drops it; each session writes it again, and the dashboard shows the newest.
-        self.writer.add_summary(custom_scalar_summary.pb(custom_scalars_layout(model.metric_tags, quality_charts)), 0)
+        judged = None
+        if held_out is not None and model.judges_held_out:
+            judged = held_out_sample(held_out, model.num_classes)
+        tags = dict(model.metric_tags, p_held_out=HELD_OUT_TAG) if judged else model.metric_tags
+        self.writer.add_summary(custom_scalar_summary.pb(custom_scalars_layout(tags, quality_charts)), 0)
         noise, labels = fixed_grid_inputs(model, columns)
         image_every_step = image_every_step or every_step
         grid_feed = {model.noise_input: noise, model.right_condition_input: labels,
@@ -134,8 +154,10 @@ class SummaryCallback(Callback):
         def func(dataset, step):
             means.add(model.last_metrics)
             if step % every_step == 0:
-                self.writer.add_summary(scalar_summary({model.metric_tags.get(name, name): value
-                                                        for name, value in means.take().items()}), step)
+                values = {model.metric_tags.get(name, name): value for name, value in means.take().items()}
+                if judged:
+                    values[HELD_OUT_TAG] = np.mean(model.real_probabilities(session, *judged))
+                self.writer.add_summary(scalar_summary(values), step)
             if step % image_every_step == 0:
                 model.recompute_drawing_statistics(session, step)
                 self.writer.add_summary(session.run(model.image_summary, grid_feed), step)
@@ -350,15 +372,16 @@ def forget_records_from(path, step):
 RunCallbacks = collections.namedtuple('RunCallbacks', 'summary log checkpoint samples evaluations')
 
 
-def for_run(logdir, run, session, model, checkpoint_path=None):
+def for_run(logdir, run, session, model, checkpoint_path=None, held_out=None):
     """The callbacks of a training run (a settings.RunSettings) into logdir, at its cadence; a resumed run's
-    (checkpoint_path) carry on its training time and tell TensorBoard where the resumed session starts."""
+    (checkpoint_path) carry on its training time and tell TensorBoard where the resumed session starts. `held_out`:
+    (images, labels) the run does not train on, for p_held_out."""
     evaluating = bool(run.eval_every)
     # The training time goes on from the checkpoint's; unknown stays unknown.
     seconds_before = checkpoints.training_seconds(checkpoint_path) if checkpoint_path else 0.0
     with session.graph.as_default():
         summary = SummaryCallback(session, model, logdir, every_step=run.summary_every,
-                                  image_every_step=run.sample_every, quality_charts=evaluating)
+                                  image_every_step=run.sample_every, quality_charts=evaluating, held_out=held_out)
         log = LogCallback(model, run.batch_size, run.k_steps, every_step=run.log_every, total_steps=run.steps)
         checkpoint = CheckpointCallback(session, logdir, every_step=run.save_every,
                                         seconds_before=seconds_before, trained_as=settings.to_config(run)['model'])

@@ -39,7 +39,7 @@ def rows(images):
 
 def test_the_gan_trains_on_none_of_the_images_the_stick_holds_out(tmp_path):
     path = write_npz(tmp_path / 'no_test_split.npz')
-    data = main.load_data(run_on(path, batch_size=4))
+    data = main.load_data(run_on(path, batch_size=4))[0]
     train_images, _, held_images, _, held_out_from, _ = classifier.load_training_and_held_out('mnist', path)
     assert held_out_from.startswith('stratified hold-out')
     assert len(data.images) == 2 * PER_CLASS - 2 * classifier.HOLD_OUT_PER_CLASS
@@ -49,19 +49,31 @@ def test_the_gan_trains_on_none_of_the_images_the_stick_holds_out(tmp_path):
 
 def test_a_run_may_still_train_on_every_image_when_asked(tmp_path):
     path = write_npz(tmp_path / 'no_test_split.npz')
-    assert len(main.load_data(run_on(path, train_on_held_out=True)).images) == 2 * PER_CLASS
+    assert len(main.load_data(run_on(path, train_on_held_out=True))[0].images) == 2 * PER_CLASS
 
 
 def test_data_with_a_test_split_trains_on_every_training_image(tmp_path):
     path = write_npz(tmp_path / 'with_test_split.npz', with_test_split=True)
-    assert len(main.load_data(run_on(path)).images) == 2 * PER_CLASS
+    assert len(main.load_data(run_on(path))[0].images) == 2 * PER_CLASS
+
+
+def test_the_held_out_images_come_back_beside_the_training_ones_for_the_discriminator_to_be_shown(tmp_path):
+    path = write_npz(tmp_path / 'no_test_split.npz')
+    _, held = main.load_data(run_on(path, batch_size=4))
+    _, _, held_images, held_labels, _, _ = classifier.load_training_and_held_out('mnist', path)
+    assert rows(held[0]) == rows(held_images) and sorted(held[1]) == sorted(held_labels)
+    assert main.load_data(run_on(path, train_on_held_out=True))[1] is None
+    with_test = write_npz(tmp_path / 'with_test_split.npz', with_test_split=True)
+    _, held = main.load_data(run_on(with_test))
+    _, _, test_images, _, held_out_from, _ = classifier.load_training_and_held_out('mnist', with_test)
+    assert held_out_from == 'test split' and rows(held[0]) == rows(test_images) and len(held[0]) == 20
 
 
 def test_data_too_small_to_hold_out_from_trains_on_every_image_and_says_why(tmp_path, capsys):
     rng = np.random.default_rng(1)
     path = str(tmp_path / 'small.npz')
     np.savez(path, x_train=rng.integers(0, 256, (40, 28, 28), dtype=np.uint8), y_train=np.arange(40) % 2)
-    assert len(main.load_data(run_on(path, batch_size=8)).images) == 40
+    assert len(main.load_data(run_on(path, batch_size=8))[0].images) == 40
     assert 'training on all 40 images' in capsys.readouterr().out
 
 

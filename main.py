@@ -236,8 +236,9 @@ def train(args, run, stored):
         model, session = build(run, condition_vectors, args.precision)
         with session:
             saved = resume.restore_or_initialise(session, checkpoint_path, run, say)
-            # The data: real digits in [-1, 1], in batches with right and wrong labels, in the order saved.
-            data = load_data(run)
+            # The data: real digits in [-1, 1], in batches with right and wrong labels, in the order saved, and
+            # the digits held out of training (p_held_out).
+            data, held_out = load_data(run)
             resume.check_same_data(logdir, stored, args.data and run.data, data, say)
             if run.steps is None:
                 run = dataclasses.replace(run, steps=run.epochs * (data.batches_per_epoch // run.k_steps))
@@ -250,7 +251,7 @@ def train(args, run, stored):
             remove_leftovers(logdir, stored)
             write_run_files(logdir, run, stored, condition_vectors, data)
             # The callbacks: what fit does every few steps (summaries, log lines, checkpoints, grids, quality).
-            callbacks = callbacks_lib.for_run(logdir, run, session, model, checkpoint_path)
+            callbacks = callbacks_lib.for_run(logdir, run, session, model, checkpoint_path, held_out)
             announce(logdir, checkpoint_path, start_step, run.steps, new_run=stored is None)
             code = fit(session, model, data, run, callbacks, logdir)
     except OSError as error:
@@ -262,34 +263,39 @@ def train(args, run, stored):
 
 
 def load_data(run):
-    """The run's images in batches; UsageError if the settings or the run's classes do not fit the data."""
+    """(the run's images in batches, the images held out of its training as (images, labels), or None where it
+    trains on every image); UsageError if the settings or the run's classes do not fit the data."""
     images, labels = dataset_lib.load_dataset(run.dataset, run.data)
+    held_out = None
     if not run.train_on_held_out:
-        images, labels = without_held_out(run, images, labels)
+        images, labels, held_out = split_held_out(run, images, labels)
     settings_lib.check(run, num_examples=len(labels))
     changed = dataset_lib.classes_changed(run, dataset_lib.data_class_names(run.dataset, run.data), run.data)
     if changed:   # a resumed run whose data gained or renamed classes
         raise UsageError('%s: pass the data it was trained on, or train a new model with another --logdir' % changed)
-    return dataset_lib.GANDataset(images, labels, run.model.noise_len, run.batch_size, seed=run.model.seed,
+    data = dataset_lib.GANDataset(images, labels, run.model.noise_len, run.batch_size, seed=run.model.seed,
                                   num_classes=run.model.num_classes)
+    return data, held_out
 
 
-def without_held_out(run, images, labels):
-    """The training images the measuring stick does not hold out (all of them when the data has a test split,
-    which is held out instead), so that the quality figures compare with images the GAN never trained on."""
+def split_held_out(run, images, labels):
+    """(images, labels) of the training images the measuring stick does not hold out (all of them when the data
+    has a test split, which is held out instead), so that the quality figures compare with images the GAN never
+    trained on; and the held-out ones as (images, labels), None where none could be held out."""
     import classifier
     names = dataset_lib.data_class_names(run.dataset, run.data)
     # log=None: the lines below say what is held out.
-    if classifier.test_split(run.dataset, run.data, names, log=None) is not None:
-        return images, labels
+    test = classifier.test_split(run.dataset, run.data, names, log=None)
+    if test is not None:
+        return images, labels, test
     try:
         train, held_out = classifier.hold_out(run.dataset, run.data, labels, names)
     except dataset_lib.DataError as error:
         say('training on all %d images: none can be held out for the quality figures (%s)' % (len(labels), error))
-        return images, labels
+        return images, labels, None
     say('training on %d of the %d images: the quality figures compare with the %d held out, never trained on '
         '(--train-on-held-out trains on them too)' % (len(train), len(labels), len(held_out)))
-    return images[train], labels[train]
+    return images[train], labels[train], (images[held_out], labels[held_out])
 
 
 def with_evaluation_checked(run, asked):

@@ -231,6 +231,22 @@ class GANBase(object):
             session.run([copy.assign(trained[copy.op.name[:-len(ops.RECOMPUTED_SUFFIX)]])
                          for copy in self.drawing_statistics])
 
+    # --- judging real images ----------------------------------------------------------------------------
+
+    @property
+    def judges_held_out(self):
+        """Whether real_probabilities means what p_real means: a model of one discriminator whose loss gives
+        probabilities (a Wasserstein critic gives scores; LAPGAN's p_real is the mean of three discriminators)."""
+        return 'p_real' in self.metric_tags and list(self.networks.judged) == ['']
+
+    def real_probabilities(self, session, images, labels):
+        """The discriminator's output, a probability, for each real image with its right label: what p_real
+        averages over training batches. On real images it never trained on, a discriminator that has learned its
+        training images by heart says lower."""
+        logits = session.run(self.discriminated_real_right_logits,
+                             {self.discriminator_input: images, self.right_condition_input: labels})
+        return 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
+
     # --- training --------------------------------------------------------------------------------------
 
     def d_feed(self, dataset):

@@ -112,6 +112,29 @@ def test_the_real_batch_passes_the_layers_before_the_label_once_for_its_right_an
     assert not np.allclose(right, wrong)
 
 
+def test_the_discriminator_judges_real_images_it_never_trained_on_as_it_judges_its_training_batches(
+        model_and_session):
+    """real_probabilities: its output for real images with their right labels, one probability each, the
+    number p_real averages over training batches; on digits it never trained on, what TensorBoard charts as
+    p_held_out."""
+    model, session = model_and_session
+    images = np.random.default_rng(0).uniform(-1, 1, size=(5, 28, 28, 1)).astype(np.float32)
+    labels = np.array([0, 1, 2, 3, 4])
+    logits = session.run(model.discriminated_real_right_logits,
+                         {model.discriminator_input: images, model.right_condition_input: labels})
+    probabilities = model.real_probabilities(session, images, labels)
+    assert probabilities.shape == (5,)
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-logits[:, 0])), rtol=1e-5)
+    assert model.judges_held_out
+
+
+@pytest.mark.parametrize('given', [{'loss': 'wgan'}, {'loss': 'wgan-gp'}])
+def test_a_critic_gives_scores_not_probabilities_so_judges_no_held_out_digits(given):
+    model, session = build(g_dim=8, d_dim=8, seed=0, **given)
+    session.close()
+    assert not model.judges_held_out
+
+
 def test_generator_and_discriminator_variables_are_disjoint(model_and_session):
     model, _ = model_and_session
     g = set(v.name for v in model.generator_variables)

@@ -24,6 +24,7 @@ TINY = ['--dataset', 'mnist_sample', '--batch-size', '8', '--g-dim', '8', '--d-d
         '--seed', '0', '--save-every', '2', '--sample-every', '2', '--summary-every', '2', '--log-every', '2',
         '--eval-every', '0'] + NO_R1
 PROBABILITIES = ['probabilities/p_real', 'probabilities/p_fake', 'probabilities/p_wrong']
+HELD_OUT = 'probabilities/p_held_out'
 
 
 @pytest.fixture
@@ -146,9 +147,42 @@ def test_a_short_run_shows_its_curves_charts_and_digits_in_tensorboard(offline, 
     drawn = {}
     for regex in dashboard.charts()[title]:
         drawn.update(dashboard.chart_data('.', regex))
-    assert sorted(drawn) == sorted(PROBABILITIES)
-    for tag in PROBABILITIES:
+    # Beside the three pairs, the discriminator's output for real digits held out of training.
+    assert sorted(drawn) == sorted(PROBABILITIES + [HELD_OUT])
+    for tag in PROBABILITIES + [HELD_OUT]:
         steps, values = zip(*drawn[tag])
         assert steps == (2, 4, 6) and all(0 <= value <= 1 for value in values)
     np.testing.assert_allclose([value for _, value in drawn['probabilities/p_real']],
                                [event.value for event in run.Scalars('probabilities/p_real')])
+
+
+def test_p_held_out_is_the_discriminators_output_for_digits_it_never_trained_on(offline, tmp_path, monkeypatch):
+    """p_held_out, at each summary: the mean of the discriminator's output for a fixed sample of the held-out
+    digits with their labels, the digits the quality figures compare with."""
+    import main
+    import model as model_lib
+    judged = []
+    original = model_lib.GANBase.real_probabilities
+
+    def recording(self, session, images, labels):
+        judged.append((np.asarray(images).copy(), np.asarray(labels).copy()))
+        return original(self, session, images, labels)
+    monkeypatch.setattr(model_lib.GANBase, 'real_probabilities', recording)
+    logdir = tmp_path / 'run'
+    assert main.main(TINY + ['--logdir', str(logdir), '--steps', '4']) == 0
+    assert len(judged) == 2 and all(np.array_equal(judged[0][0], images) for images, _ in judged)
+    import classifier
+    _, _, held_images, held_labels, _, _ = classifier.load_training_and_held_out('mnist_sample')
+    held = {image.tobytes(): label for image, label in zip(held_images.astype(np.float32), held_labels)}
+    images, labels = judged[0]
+    assert len(images) == callbacks.HELD_OUT_JUDGED
+    assert all(held.get(image.tobytes()) == label for image, label in zip(images, labels))
+    assert sorted(np.bincount(labels)) == [callbacks.HELD_OUT_JUDGED // 10] * 10
+
+
+@pytest.mark.parametrize('flags', [['--train-on-held-out'], ['--loss', 'wgan-gp']])
+def test_no_p_held_out_without_held_out_digits_or_probabilities(offline, tmp_path, flags):
+    import main
+    logdir = tmp_path / 'run'
+    assert main.main(TINY + flags + ['--logdir', str(logdir), '--steps', '2']) == 0
+    assert HELD_OUT not in read_back(logdir).Tags()['scalars']
