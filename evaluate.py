@@ -11,6 +11,7 @@ Markdown table and one contact sheet of their grids.
     python evaluate.py --logdir summary/train [--num-per-class 1000] [--json] [--seed 0] [--data MOVED.npz]
     python evaluate.py --logdir RUN --trained-weights   # a run that keeps an average, as it draws without it
     python evaluate.py --logdir RUN --trained-statistics  # the average drawn with the trained weights' statistics
+    python evaluate.py --logdir RUN --noise-scale 0.8    # noise from N(0, 0.8^2): fidelity for variety
     python evaluate.py --compare RUN_DIR [RUN_DIR ...] [--baseline RUN_DIR] [--sheet comparison.png]
     python evaluate.py --curves RUN_DIR [RUN_DIR ...] [--output curves.png]   # quality against minutes
     python evaluate.py --stand-ins [mnist]    # real training digits copied, moved, noised, blurred: the scale
@@ -85,6 +86,9 @@ def build_parser():
                         help='draw the moving average of the weights with the batch-norm statistics the trained '
                              'weights gathered in training, not the ones recomputed for the average: how runs drew '
                              'before those were recomputed')
+    parser.add_argument('--noise-scale', metavar='S', type=cli.positive_float, default=1.0,
+                        help='draw the generator\'s noise from N(0, S^2), not N(0, 1): below 1 its digits are more '
+                             'alike and more faithful (the truncation trick\'s aim), above 1 more varied')
     parser.add_argument('--data', metavar='PATH', default=None,
                         help='the data the run was trained on, at a new path (a moved --data file of main.py); it '
                              'must hold the same data, checked against the run\'s config.json')
@@ -111,12 +115,13 @@ A_FILE = '%s is a file, not a training run: pass the directory main.py trained i
 
 # ---------------------------------------------------------------- measuring
 
-def seeded_sampler(generator, seed):
-    """sample_fn for quality.evaluate_samples: independent noise per chunk, all fixed by seed."""
+def seeded_sampler(generator, seed, noise_scale=1.0):
+    """sample_fn for quality.evaluate_samples: independent noise per chunk, all fixed by seed, from N(0,
+    noise_scale^2)."""
     seeds = np.random.default_rng(seed)
 
     def sample_fn(labels):
-        return generator.sample(labels, seed=int(seeds.integers(2 ** 31)))
+        return generator.sample(labels, seed=int(seeds.integers(2 ** 31)), noise_scale=noise_scale)
     return sample_fn
 
 
@@ -193,11 +198,11 @@ def measure_run(logdir, evaluators, args, with_grid=False):
             generator.draw_with_trained_statistics()
         data = run_data(logdir, run, generator.config.get('data_fingerprint'), args)
         evaluator = evaluator_for(run, data, evaluators, args)
-        result = evaluator.evaluate(seeded_sampler(generator, args.seed), seed=args.seed,
+        result = evaluator.evaluate(seeded_sampler(generator, args.seed, args.noise_scale), seed=args.seed,
                                     conditioned=generator.conditioned)
         grid = run_grid(generator, evaluator.classifier, run, args.seed) if with_grid else None
         row = dict(run=logdir, variant=settings.variant_name(run), weights=generator.weights,
-                   batch_norm=generator.batch_norm,
+                   batch_norm=generator.batch_norm, noise_scale=args.noise_scale,
                    keeps_average=generator.keeps_average, dataset=run.dataset, data=data,
                    class_names=evaluator.class_names,
                    classifier_accuracy=evaluator.classifier_accuracy, held_out=len(evaluator.real.held_labels),
@@ -228,10 +233,11 @@ def format_table(result, settings):
     names = settings['class_names']
     word, image = words_for(names)
     data = settings['dataset'] if word == 'digit' or not settings.get('data') else settings['data']
+    scaled = settings.get('noise_scale', 1.0) != 1.0
     lines = [
-        'evaluated %s: %s, %d generated %ss per class, seed %s; classifier held-out accuracy %.4f'
+        'evaluated %s: %s, %d generated %ss per class, seed %s%s; classifier held-out accuracy %.4f'
         % (settings['logdir'], data, settings['num_per_class'], image, settings['seed'],
-           settings['classifier_accuracy']),
+           ', noise scaled by %g' % settings['noise_scale'] if scaled else '', settings['classifier_accuracy']),
         '',
         '%-16s %9s %9s %9s %13s' % ('', 'accuracy', 'FD', 'FD ratio', 'memorisation'),
         '%-16s %9s %9.3f %9.3f %13.3f' % ('generated', number(result['accuracy'], '%.4f'), result['frechet_distance'],
@@ -317,6 +323,8 @@ def variant_text(row, flags='`%s`'):
         text += ', trained weights'
     elif row['keeps_average'] and row.get('batch_norm') == 'trained':
         text += ', trained statistics'
+    if row.get('noise_scale', 1.0) != 1.0:
+        text += ', noise scaled by %g' % row['noise_scale']
     return text
 
 
@@ -592,7 +600,7 @@ def evaluate_one(args):
         for evaluator in evaluators.values():
             evaluator.close()
     settings = {'logdir': args.logdir, 'dataset': row['dataset'], 'data': row['data'], 'variant': row['variant'],
-                'weights': row['weights'], 'batch_norm': row['batch_norm'],
+                'weights': row['weights'], 'batch_norm': row['batch_norm'], 'noise_scale': args.noise_scale,
                 'steps': row['steps'], 'training_seconds': row['seconds'], 'num_per_class': args.num_per_class,
                 'seed': args.seed, 'class_names': row['class_names'],
                 'classifier_accuracy': row['classifier_accuracy'], 'held_out': row['held_out'],
@@ -622,13 +630,16 @@ def main(argv=None):
     if args.stand_ins:
         given = [flag for flag, value in (('--compare', args.compare), ('--curves', args.curves),
                                           ('--trained-weights', args.trained_weights),
-                                          ('--trained-statistics', args.trained_statistics), ('--data', args.data))
+                                          ('--trained-statistics', args.trained_statistics), ('--data', args.data),
+                                          ('--noise-scale', args.noise_scale != 1.0))
                  if value]
         if given:
             return fail('--stand-ins scores real digits, not a run: leave out %s' % ' and '.join(given))
         return stand_ins(args)
     if args.data is not None and args.curves:
         return fail('--data points the scoring of a run at its moved data, and --curves scores nothing: leave it out')
+    if args.noise_scale != 1.0 and args.curves:
+        return fail('--noise-scale draws a run\'s digits, and --curves draws none: leave it out')
     args.fingerprints, args.unchecked = {}, set()   # --data's fingerprint per data set, and runs without one
     if args.curves:
         return curves(args)

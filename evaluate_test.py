@@ -564,7 +564,7 @@ class FakeGenerator:
         self.sampler = real_digit_sampler(images, labels)
         self.closed = False
 
-    def sample(self, labels, seed=None):
+    def sample(self, labels, seed=None, noise_scale=1.0):
         return self.sampler(labels)
 
     def close(self):
@@ -617,6 +617,39 @@ def test_trained_weights_are_scored_in_place_of_the_average_and_said_so(trained,
     # A run drawn as it draws (every default run of the gan loss keeps an average) needs no note.
     assert evaluate.variant_text(dict(row, weights='averaged')) == '`--ema-decay 0.5`'
     assert evaluate.variant_text(dict(row, variant='--arch mlp', keeps_average=False)) == '`--arch mlp`'
+
+
+def test_noise_scale_scores_the_run_drawing_from_wider_or_narrower_noise_and_says_so(trained, tmp_path, monkeypatch,
+                                                                                     capsys):
+    """--noise-scale S: noise from N(0, S^2) instead of N(0, 1), below 1 the truncation trick's fidelity for variety,
+    above 1 the other way; the JSON, the table and the comparison say the scale."""
+    asked = []
+
+    class Recording(FakeGenerator):
+        def sample(self, labels, seed=None, noise_scale=1.0):
+            asked.append(noise_scale)
+            return super().sample(labels, seed)
+    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: Recording(trained.images, trained.labels))
+    argv = ['--logdir', str(tmp_path), '--num-per-class', '20', '--classifier-dir', trained.cache_dir]
+    assert evaluate.main(argv + ['--noise-scale', '0.8', '--json']) == 0
+    assert json.loads(capsys.readouterr().out)['settings']['noise_scale'] == 0.8 and set(asked) == {0.8}
+    assert evaluate.main(argv + ['--noise-scale', '1.2']) == 0
+    assert 'noise scaled by 1.2' in capsys.readouterr().out and asked[-1] == 1.2
+    assert evaluate.main(argv + ['--json']) == 0
+    assert json.loads(capsys.readouterr().out)['settings']['noise_scale'] == 1.0 and asked[-1] == 1.0
+    row = dict(variant='--arch mlp', weights='trained', keeps_average=False, noise_scale=0.8)
+    assert evaluate.variant_text(row) == '`--arch mlp`, noise scaled by 0.8'
+
+
+@pytest.mark.parametrize('argv, words', [
+    (['--noise-scale', '0'], ['--noise-scale', 'positive']),
+    (['--noise-scale', '2', '--curves', 'run'], ['--noise-scale', '--curves']),
+    (['--noise-scale', '2', '--stand-ins'], ['--noise-scale', '--stand-ins']),
+])
+def test_noise_scale_is_positive_and_scores_a_generator(argv, words, capsys):
+    assert evaluate.main(argv) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and all(word in lines[0] for word in words), lines
 
 
 def test_cli_table_shows_the_json_precision_recall_density_coverage_of_both_rows(trained, tmp_path, monkeypatch,

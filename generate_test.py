@@ -51,6 +51,32 @@ def as_unit(images):
     return ((np.asarray(images, np.float32)[..., 0] + 1.0) / 2.0).clip(0.0, 1.0)
 
 
+@pytest.fixture(scope='module')
+def clustered_run(tmp_path_factory, home):
+    return train(tmp_path_factory, home, 'clustered', ['--conditioning', 'none', '--clusters', '3'])
+
+
+# ---------------------------------------------------------------- noise drawn wider or narrower
+
+def test_a_restored_generator_draws_its_noise_scaled_as_asked(run):
+    with runs.load_generator(run) as generator:
+        labels = np.arange(10)
+        scaled = generator.sample(labels, seed=3, noise_scale=2.0)
+        np.testing.assert_array_equal(scaled, generator.sample(
+            labels, noise=2.0 * runs.draw_noise(10, generator.noise_len, 3)))
+        assert not np.array_equal(scaled, generator.sample(labels, seed=3))
+
+
+def test_the_clustered_gans_cluster_picking_value_is_never_scaled(clustered_run):
+    """Its first noise value picks the cluster through the clusters' shares: scaling it would change them."""
+    with runs.load_generator(clustered_run) as generator:
+        noise = runs.draw_noise(10, generator.noise_len, 3)
+        scaled = noise * 2.0
+        scaled[:, 0] = noise[:, 0]
+        np.testing.assert_array_equal(generator.sample(np.zeros(10), seed=3, noise_scale=2.0),
+                                      generator.sample(np.zeros(10), noise=scaled))
+
+
 # ---------------------------------------------------------------- --pyramid
 
 def test_the_pyramid_draws_its_noise_a_chunk_at_a_time_and_the_same_digits(lapgan_run, tmp_path, monkeypatch,

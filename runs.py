@@ -218,13 +218,15 @@ class Generator(object):
         """Whether it draws the class asked for (labels mean nothing to an unconditioned or clustered GAN)."""
         return self.settings.model.uses_labels
 
-    def sample(self, labels, seed=None, noise=None):
-        """float32 (N, 28, 28, 1) in [-1, 1] for int labels (N,); noise (N, noise_len) or drawn from seed."""
+    def sample(self, labels, seed=None, noise=None, noise_scale=1.0):
+        """float32 (N, 28, 28, 1) in [-1, 1] for int labels (N,); noise (N, noise_len), or drawn from seed, from
+        N(0, noise_scale^2): below 1 the digits are more alike and more faithful (the truncation trick's aim),
+        above 1 more varied."""
         labels = np.asarray(labels, np.int64).reshape(-1)
         if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise ValueError('labels must be in 0..%d, found %d..%d'
                              % (self.num_classes - 1, labels.min(), labels.max()))
-        noise = self._noise(len(labels), seed, noise)
+        noise = self._noise(len(labels), seed, noise, noise_scale)
         return self._run({self._model.noise_input: noise, self._model.right_condition_input: labels})
 
     @property
@@ -257,9 +259,13 @@ class Generator(object):
         """The restored values of these variables of the generator, as numpy arrays."""
         return self._session.run(list(variables))
 
-    def _noise(self, count, seed, noise):
+    def _noise(self, count, seed, noise, scale=1.0):
         if noise is None:
-            return draw_noise(count, self.noise_len, seed)
+            noise = draw_noise(count, self.noise_len, seed)
+            # The clustered GAN's first value picks the cluster through the clusters' shares: never scaled.
+            first = 1 if self.settings.model.conditioning == 'clusters' else 0
+            noise[:, first:] *= scale
+            return noise
         noise = np.asarray(noise, np.float32)
         if noise.shape != (count, self.noise_len):
             raise ValueError('noise must have shape (%d, %d), got %s' % (count, self.noise_len, noise.shape))
