@@ -143,7 +143,7 @@ class SummaryCallback(Callback):
         judged = None
         if held_out is not None and model.judges_held_out:
             judged = held_out_sample(held_out, model.num_classes)
-        tags = dict(model.metric_tags, p_held_out=HELD_OUT_TAG) if judged else model.metric_tags
+        tags = dict(model.metric_tags, p_held_out=HELD_OUT_TAG) if judged is not None else model.metric_tags
         self.writer.add_summary(custom_scalar_summary.pb(custom_scalars_layout(tags, quality_charts)), 0)
         noise, labels = fixed_grid_inputs(model, columns)
         image_every_step = image_every_step or every_step
@@ -155,7 +155,7 @@ class SummaryCallback(Callback):
             means.add(model.last_metrics)
             if step % every_step == 0:
                 values = {model.metric_tags.get(name, name): value for name, value in means.take().items()}
-                if judged:
+                if judged is not None:
                     values[HELD_OUT_TAG] = np.mean(model.real_probabilities(session, *judged))
                 self.writer.add_summary(scalar_summary(values), step)
             if step % image_every_step == 0:

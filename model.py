@@ -152,11 +152,14 @@ class GANBase(object):
         the training images (their noise's first value picks a generated image's), or nothing."""
         conditioning = self.settings.conditioning
         self.right_condition_vectors = None
+        # Noise values that pick the cluster rather than shape the image: the clustered GAN's first one.
+        self.picking_noise_values = 1 if conditioning == 'clusters' else 0
         if conditioning == 'clusters':
             found = clusters_lib.cluster_conditions(self.discriminator_input, self.noise_input, self.settings.clusters)
             vectors = [tf.one_hot(clusters, self.settings.clusters) for clusters in (found.generated, found.real,
                                                                                   found.wrong)]
-            return Conditions(*vectors, labels=found.generated, noise=self.noise_input[:, 1:], clusters=found)
+            return Conditions(*vectors, labels=found.generated,
+                              noise=self.noise_input[:, self.picking_noise_values:], clusters=found)
         if conditioning == 'none':
             return Conditions(None, None, None, noise=self.noise_input)
         # Feeding this tensor hands the generator any condition vectors, e.g. a blend of two digits.

@@ -262,9 +262,8 @@ class Generator(object):
     def _noise(self, count, seed, noise, scale=1.0):
         if noise is None:
             noise = draw_noise(count, self.noise_len, seed)
-            # The clustered GAN's first value picks the cluster through the clusters' shares: never scaled.
-            first = 1 if self.settings.model.conditioning == 'clusters' else 0
-            noise[:, first:] *= scale
+            # A value that picks the cluster does so through the clusters' shares: never scaled.
+            noise[:, self._model.picking_noise_values:] *= scale
             return noise
         noise = np.asarray(noise, np.float32)
         if noise.shape != (count, self.noise_len):
