@@ -50,6 +50,8 @@ def assign(points, centroids):
 # `keep` from what kmeans found, fed through `found`), the cluster of each real image (`real`: its nearest
 # centroid), a `wrong` one for it, and the cluster of each generated image (`generated`: drawn from the first
 # noise value through the clusters' cumulative shares, so that the image stays a function of the noise).
+# How many noise values pick a generated image's cluster (the first); the rest shape the image.
+PICKING_NOISE_VALUES = 1
 ClusterConditions = collections.namedtuple('ClusterConditions', 'centroids shares real wrong generated found keep')
 
 
@@ -71,7 +73,7 @@ def cluster_conditions(real_images, noise, count):
     real_clusters = tf.argmin(distances, axis=1)
     # Adding 1..K-1 modulo K never gives the right cluster and hits each other one equally often.
     offsets = v1.random_uniform(tf.shape(real_clusters), 1, count, dtype=tf.int64)
-    uniform = 0.5 * (1.0 + tf.math.erf(noise[:, 0] / np.sqrt(2.0)))
+    uniform = 0.5 * (1.0 + tf.math.erf(noise[:, PICKING_NOISE_VALUES - 1] / np.sqrt(2.0)))
     generated = tf.minimum(tf.searchsorted(tf.cumsum(shares), uniform, side='right', out_type=tf.int64), count - 1)
     return ClusterConditions(centroids, shares, real_clusters, (real_clusters + offsets) % count, generated, found,
                              keep)

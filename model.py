@@ -152,8 +152,8 @@ class GANBase(object):
         the training images (their noise's first value picks a generated image's), or nothing."""
         conditioning = self.settings.conditioning
         self.right_condition_vectors = None
-        # Noise values that pick the cluster rather than shape the image: the clustered GAN's first one.
-        self.picking_noise_values = 1 if conditioning == 'clusters' else 0
+        # Noise values that pick the cluster rather than shape the image (clusters.py draws with them).
+        self.picking_noise_values = clusters_lib.PICKING_NOISE_VALUES if conditioning == 'clusters' else 0
         if conditioning == 'clusters':
             found = clusters_lib.cluster_conditions(self.discriminator_input, self.noise_input, self.settings.clusters)
             vectors = [tf.one_hot(clusters, self.settings.clusters) for clusters in (found.generated, found.real,
