@@ -73,7 +73,8 @@ def cluster_conditions(real_images, noise, count):
     real_clusters = tf.argmin(distances, axis=1)
     # Adding 1..K-1 modulo K never gives the right cluster and hits each other one equally often.
     offsets = v1.random_uniform(tf.shape(real_clusters), 1, count, dtype=tf.int64)
-    uniform = 0.5 * (1.0 + tf.math.erf(noise[:, PICKING_NOISE_VALUES - 1] / np.sqrt(2.0)))
+    # The first noise value, a standard normal, turned uniform on [0, 1] by its distribution function.
+    uniform = 0.5 * (1.0 + tf.math.erf(noise[:, 0] / np.sqrt(2.0)))
     generated = tf.minimum(tf.searchsorted(tf.cumsum(shares), uniform, side='right', out_type=tf.int64), count - 1)
     return ClusterConditions(centroids, shares, real_clusters, (real_clusters + offsets) % count, generated, found,
                              keep)
