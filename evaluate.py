@@ -228,11 +228,6 @@ def words_for(names):
     return ('digit', 'digit') if dataset.are_digits(names) else ('class', 'image')
 
 
-def noise_scale_words(scale):
-    """What a table says of a run drawn with its noise scaled ('' at the usual scale of 1)."""
-    return ', noise scaled by %g' % scale if scale != 1.0 else ''
-
-
 def format_table(result, settings):
     reference, conditioned = result['reference'], result['conditioned']
     names = settings['class_names']
@@ -241,7 +236,7 @@ def format_table(result, settings):
     lines = [
         'evaluated %s: %s, %d generated %ss per class, seed %s%s; classifier held-out accuracy %.4f'
         % (settings['logdir'], data, settings['num_per_class'], image, settings['seed'],
-           noise_scale_words(settings.get('noise_scale', 1.0)), settings['classifier_accuracy']),
+           runs.noise_scale_words(settings.get('noise_scale', 1.0)), settings['classifier_accuracy']),
         '',
         '%-16s %9s %9s %9s %13s' % ('', 'accuracy', 'FD', 'FD ratio', 'memorisation'),
         '%-16s %9s %9.3f %9.3f %13.3f' % ('generated', number(result['accuracy'], '%.4f'), result['frechet_distance'],
@@ -327,7 +322,7 @@ def variant_text(row, flags='`%s`'):
         text += ', trained weights'
     elif row['keeps_average'] and row.get('batch_norm') == 'trained':
         text += ', trained statistics'
-    return text + noise_scale_words(row.get('noise_scale', 1.0))
+    return text + runs.noise_scale_words(row.get('noise_scale', 1.0))
 
 
 def comparison_cells(row):

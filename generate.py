@@ -5,6 +5,7 @@
     python generate.py --num 8 --output digits.npz          # 8 of every digit: images in [0, 1] and labels
     python generate.py --interpolate 1 7                    # one row morphing a 1 into a 7, noise fixed
     python generate.py --condition 4 --vary-noise           # one digit, noise walked between two points
+    python generate.py --condition 3 --noise-scale 1.05     # noise from N(0, 1.05^2): a little more varied
     python generate.py --gif                                # <logdir>/samples/*.png -> <logdir>/progress.gif
     python generate.py --arithmetic --condition 4           # z arithmetic: mean(A) - mean(B) + mean(C)
     python generate.py --pyramid --num 3                    # a LAPGAN's 7x7, 14x14 and 28x28 stages side by side
@@ -254,6 +255,9 @@ def build_parser():
                              '--arithmetic and --gif draw pictures of their own size and take none' % DEFAULT_NUM)
     parser.add_argument('--seed', type=cli.seed, default=0, action=GivenSeed,
                         help='noise seed: the same seed draws the same digits (default 0)')
+    parser.add_argument('--noise-scale', metavar='S', type=cli.positive_float, default=1.0,
+                        help='draw the noise from N(0, S^2): below 1 the digits are more alike and more faithful, '
+                             'above 1 more varied (default 1, as the run trained)')
     parser.add_argument('--output', default=None,
                         help='.png grid, .npy images (N, 28, 28) in [0, 1], or .npz images and labels '
                              '(default <logdir>/generated_<condition>.png)')
@@ -281,6 +285,9 @@ def main(argv=None):
     args, code = cli.parse_arguments(build_parser(), argv)
     if args is None:
         return code
+    for mode, flag in ((args.export is not None, '--export'), (args.gif, '--gif')):
+        if mode and args.noise_scale != 1.0:
+            return cli.fail(PROG, '%s draws no noise and takes no --noise-scale: leave --noise-scale out' % flag)
     if args.export is not None:
         return export_generator(args)
     for mode, flag in ((args.arithmetic, '--arithmetic'), (args.gif, '--gif')):
@@ -368,7 +375,7 @@ Picture = collections.namedtuple('Picture', 'count draw extras columns name desc
 
 def interpolation_picture(args, generator):
     first, last = args.interpolate
-    noise = runs.draw_noise(1, generator.noise_len, args.seed)
+    noise = generator.scaled_noise(runs.draw_noise(1, generator.noise_len, args.seed), args.noise_scale)
 
     def draw(start, stop):
         vectors, weights = interpolation_vectors(generator.condition_table, first, last, args.num, start, stop)
@@ -386,7 +393,7 @@ def interpolation_picture(args, generator):
 
 def arithmetic_picture(args, generator):
     digit = args.condition if generator.conditioned and args.condition not in (None, 'all') else 0
-    noise = arithmetic_noise(generator.noise_len, args.seed)
+    noise = generator.scaled_noise(arithmetic_noise(generator.noise_len, args.seed), args.noise_scale)
     labels = np.full(len(noise), digit, np.int64)
     description = ('z arithmetic%s: rows A, B, C (three samples, then their mean noise), last row mean A - mean B '
                    '+ mean C and three neighbours' % (' of class %s' % class_text(generator, digit)
@@ -405,7 +412,8 @@ def noise_walk_picture(args, generator):
 
     def draw(start, stop):
         labels = np.full(stop - start, digit, np.int64)
-        return generator.sample(labels, noise=noise_walk(generator.noise_len, args.num, args.seed, start, stop)), \
+        walk = noise_walk(generator.noise_len, args.num, args.seed, start, stop)
+        return generator.sample(labels, noise=generator.scaled_noise(walk, args.noise_scale)), \
             labels, {}
 
     return Picture(args.num, draw, {}, args.num,
@@ -439,7 +447,7 @@ def grid_picture(args, generator):
 
     def draw(start, stop):
         labels = digits[np.arange(start, stop) // args.num]
-        return generator.sample(labels, noise=noise(stop - start)), labels, {}
+        return generator.sample(labels, noise=generator.scaled_noise(noise(stop - start), args.noise_scale)), labels, {}
 
     return Picture(len(digits) * args.num, draw, {}, columns, name, description, row_labels)
 
@@ -454,7 +462,7 @@ def pyramid_picture(args, generator):
     def draw(start, stop):
         first, last = start // stages, (stop - 1) // stages + 1      # the samples these cells belong to
         labels = digits[np.arange(first, last) // args.num]
-        drawn = generator.sample_stages(labels, noise(first, last))
+        drawn = generator.sample_stages(labels, generator.scaled_noise(noise(first, last), args.noise_scale))
         size = drawn[-1].shape[1]
         cells = np.stack([stage.repeat(size // stage.shape[1], 1).repeat(size // stage.shape[2], 2)
                           for stage in drawn], axis=1).reshape((-1,) + drawn[-1].shape[1:])
@@ -534,7 +542,8 @@ def draw(args, generator):
                                                  'free some space or choose another --output'), code=1)
         return cli.fail(PROG, 'cannot write %s (%s): choose another --output' % (output, why_unwritable(output, error)),
                         code=1)
-    print('wrote %s: %s, seed %d' % (output, picture.description, args.seed))
+    print('wrote %s: %s, seed %d%s'
+          % (output, picture.description, args.seed, runs.noise_scale_words(args.noise_scale)))
     return 0
 
 

@@ -77,6 +77,59 @@ def test_the_clustered_gans_cluster_picking_value_is_never_scaled(clustered_run)
                                       generator.sample(np.zeros(10), noise=scaled))
 
 
+
+def drawn_npy(logdir, tmp_path, capsys, flags, name='x.npy'):
+    """What generate.py writes to a .npy for these flags, and the line it prints."""
+    output = str(tmp_path / name)
+    assert generate.main(['--logdir', logdir, '--output', output, '--seed', '5'] + flags) == 0
+    return np.load(output), capsys.readouterr().out
+
+
+@pytest.mark.parametrize('fixture', ['run', 'clustered_run'])
+def test_generate_draws_its_noise_scaled_as_asked_and_says_so(fixture, request, tmp_path, capsys):
+    """--noise-scale S draws the grid's noise from N(0, S^2), as evaluate.py's does; the clustered GAN's picking
+    value is left as it is."""
+    logdir = request.getfixturevalue(fixture)
+    scaled, line = drawn_npy(logdir, tmp_path, capsys, ['--condition', '3', '--noise-scale', '2'])
+    with runs.load_generator(logdir) as generator:
+        noise = runs.draw_noise(10, generator.noise_len, 5)
+        wide = noise * 2.0
+        if fixture == 'clustered_run':
+            wide[:, 0] = noise[:, 0]
+        np.testing.assert_array_equal(scaled, as_unit(generator.sample(np.full(10, 3), noise=wide)))
+    assert 'noise scaled by 2' in line
+    plain, line = drawn_npy(logdir, tmp_path, capsys, ['--condition', '3'], 'plain.npy')
+    assert not np.array_equal(scaled, plain) and 'noise scaled' not in line
+
+
+@pytest.mark.parametrize('mode', [['--interpolate', '1', '7'], ['--vary-noise', '--condition', '4'],
+                                  ['--arithmetic', '--condition', '4']])
+def test_every_mode_that_draws_noise_draws_it_scaled(mode, run, tmp_path, capsys):
+    plain, _ = drawn_npy(run, tmp_path, capsys, mode, 'plain.npy')
+    same, _ = drawn_npy(run, tmp_path, capsys, mode + ['--noise-scale', '1'], 'same.npy')
+    scaled, line = drawn_npy(run, tmp_path, capsys, mode + ['--noise-scale', '0.5'])
+    np.testing.assert_array_equal(plain, same)
+    assert not np.array_equal(plain, scaled) and 'noise scaled by 0.5' in line
+
+
+def test_the_pyramid_draws_its_noise_scaled_too(lapgan_run, tmp_path, capsys):
+    plain, _ = drawn_npy(lapgan_run, tmp_path, capsys, ['--pyramid', '--num', '1'], 'plain.npy')
+    scaled, line = drawn_npy(lapgan_run, tmp_path, capsys, ['--pyramid', '--num', '1', '--noise-scale', '0.5'])
+    assert not np.array_equal(plain, scaled) and 'noise scaled by 0.5' in line
+
+
+@pytest.mark.parametrize('flags, words', [
+    (['--noise-scale', '0'], ['--noise-scale', 'positive']),
+    (['--noise-scale', '2', '--gif'], ['--noise-scale', '--gif']),
+    (['--noise-scale', '2', '--export', 'EXPORT'], ['--noise-scale', '--export']),
+])
+def test_noise_scale_is_positive_and_only_for_what_draws_noise(flags, words, run, tmp_path, capsys):
+    export = str(tmp_path / 'exported')
+    assert generate.main(['--logdir', run] + [export if flag == 'EXPORT' else flag for flag in flags]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1 and all(word in lines[0] for word in words), lines
+    assert not os.path.exists(export)
+
 # ---------------------------------------------------------------- --pyramid
 
 def test_the_pyramid_draws_its_noise_a_chunk_at_a_time_and_the_same_digits(lapgan_run, tmp_path, monkeypatch,

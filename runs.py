@@ -148,6 +148,11 @@ def noise_source(noise_len, seed=None):
     return lambda count: rng.standard_normal((count, noise_len)).astype(np.float32)
 
 
+def noise_scale_words(scale):
+    """What a table or a printed line says of digits drawn with their noise scaled ('' at the usual scale of 1)."""
+    return ', noise scaled by %g' % scale if scale != 1.0 else ''
+
+
 # What drawing runs in a restored generator's graph, for export.py: the graph, its noise and label placeholders,
 # the switch batch norm reads (left at False: the moving statistics), the images in [-1, 1], and the variables
 # restored (the generator's weights and state, nothing else).
@@ -259,12 +264,16 @@ class Generator(object):
         """The restored values of these variables of the generator, as numpy arrays."""
         return self._session.run(list(variables))
 
+    def scaled_noise(self, noise, scale):
+        """Noise rows drawn from N(0, 1) made rows of N(0, scale^2). A value that picks the cluster does so
+        through the clusters' shares: never scaled."""
+        noise = np.array(noise, np.float32)
+        noise[:, self._model.picking_noise_values:] *= scale
+        return noise
+
     def _noise(self, count, seed, noise, scale=1.0):
         if noise is None:
-            noise = draw_noise(count, self.noise_len, seed)
-            # A value that picks the cluster does so through the clusters' shares: never scaled.
-            noise[:, self._model.picking_noise_values:] *= scale
-            return noise
+            return self.scaled_noise(draw_noise(count, self.noise_len, seed), scale)
         noise = np.asarray(noise, np.float32)
         if noise.shape != (count, self.noise_len):
             raise ValueError('noise must have shape (%d, %d), got %s' % (count, self.noise_len, noise.shape))
