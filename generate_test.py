@@ -77,7 +77,6 @@ def test_the_clustered_gans_cluster_picking_value_is_never_scaled(clustered_run)
                                       generator.sample(np.zeros(10), noise=scaled))
 
 
-
 def drawn_npy(logdir, tmp_path, capsys, flags, name='x.npy'):
     """What generate.py writes to a .npy for these flags, and the line it prints."""
     output = str(tmp_path / name)
@@ -129,6 +128,7 @@ def test_noise_scale_is_positive_and_only_for_what_draws_noise(flags, words, run
     lines = error_lines(capsys)
     assert len(lines) == 1 and all(word in lines[0] for word in words), lines
     assert not os.path.exists(export)
+
 
 # ---------------------------------------------------------------- --pyramid
 
