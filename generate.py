@@ -285,14 +285,13 @@ def main(argv=None):
     args, code = cli.parse_arguments(build_parser(), argv)
     if args is None:
         return code
-    for mode, flag in ((args.export is not None, '--export'), (args.gif, '--gif')):
-        if mode and args.noise_scale != 1.0:
-            return cli.fail(PROG, '%s draws no noise and takes no --noise-scale: leave --noise-scale out' % flag)
     if args.export is not None:
         return export_generator(args)
     for mode, flag in ((args.arithmetic, '--arithmetic'), (args.gif, '--gif')):
         if mode and args.num is not None:
             return cli.fail(PROG, '%s draws a picture of its own size and takes no --num: leave --num out' % flag)
+    if args.gif and args.noise_scale != 1.0:
+        return cli.fail(PROG, '--gif draws no noise and takes no --noise-scale: leave --noise-scale out')
     args.num = DEFAULT_NUM if args.num is None else args.num
     if args.gif:
         return make_gif(args)
@@ -318,7 +317,8 @@ def export_generator(args):
     """--export: the run's generator as a SavedModel in a new or empty folder (export.py)."""
     import export   # loads TensorFlow: only for --export
     given = [flag for flag, value in (('--condition', args.condition), ('--num', args.num), ('--output', args.output))
-             if value is not None] + (['--seed'] if args.seed_given else [])
+             if value is not None]
+    given += (['--seed'] if args.seed_given else []) + (['--noise-scale'] if args.noise_scale != 1.0 else [])
     if given:
         return cli.fail(PROG, '--export writes the whole generator, which draws for any noise and label, and takes no '
                               '%s: leave %s out' % (' or '.join(given), 'it' if len(given) == 1 else 'them'))
