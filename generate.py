@@ -86,7 +86,8 @@ def class_number(text, names):
     if text in names:
         return names.index(text)
     spelt = [file_slug(name) for name in names]
-    if spelt.count(file_slug(text)) == 1:
+    # A spelling of a name, not of a number: '-1' and '+7' name no digit, though their file names would.
+    if not file_slug(text).isdigit() and spelt.count(file_slug(text)) == 1:
         return spelt.index(file_slug(text))
     if re.fullmatch(r'[0-9]+', text) and int(text) < len(names):
         return int(text)
