@@ -421,6 +421,34 @@ def test_a_logdir_that_cannot_hold_a_run_is_named_for_what_it_is_not_blamed_on_f
     assert os.path.islink(str(dangling)) and not (tmp_path / 'gone').exists()
 
 
+# Files a new run writes, as a user's folder that is no run (no config.json) may already hold them.
+NAMES_A_NEW_RUN_WRITES = ['checkpoint', 'quality.jsonl', 'model.ckpt-1.index', 'model.ckpt-1.dataset.json',
+                          'samples/step_0000001.png', 'training.lock']
+
+
+@pytest.mark.parametrize('name', NAMES_A_NEW_RUN_WRITES)
+def test_a_new_run_refuses_a_folder_holding_a_file_of_the_users_that_it_would_write_over(name, tmp_path, capsys):
+    folder = tmp_path / 'mine'
+    (folder / name).parent.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text('the user\'s own %s' % name)
+    (folder / 'notes.txt').write_text('notes')
+    before = snapshot(folder)
+    assert main_in_process(TINY_MODEL + ['--logdir', folder, '--steps', '1', '--eval-every', '0']) == 2
+    assert_one_error_line(capsys.readouterr().err, str(folder), name, 'no config.json', '--logdir')
+    assert snapshot(folder) == before
+
+
+def test_a_new_run_trains_beside_the_users_other_files_and_takes_over_a_lock_left_by_a_killed_trainer(tmp_path):
+    folder = tmp_path / 'mine'
+    (folder / 'samples').mkdir(parents=True)
+    (folder / 'notes.txt').write_text('notes')
+    (folder / 'samples' / 'sketch.png').write_text('a sketch')
+    (folder / 'training.lock').write_text('12345\n')
+    assert main_in_process(TINY_MODEL + ['--logdir', folder, '--steps', '1', '--eval-every', '0']) == 0
+    assert (folder / 'config.json').exists() and not (folder / 'training.lock').exists()
+    assert (folder / 'notes.txt').read_text() == 'notes' and (folder / 'samples' / 'sketch.png').read_text() == 'a sketch'
+
+
 def test_augment_choices_print_as_words():
     import main
     assert '--augment translation|cutout|translation,cutout' in main.build_parser().format_usage()
@@ -777,6 +805,9 @@ def test_load_generator_refuses_a_broken_logdir_with_one_line(case, trained, run
 BAD_GENERATE_INPUT = {
     'condition out of range': (lambda run, tmp: ['--condition', '10'], ['--condition', '0..9']),
     'condition not a number': (lambda run, tmp: ['--condition', 'three'], ['three', '--condition']),
+    'negative condition': (lambda run, tmp: ['--condition', '-1'], ['-1', '--condition']),
+    'condition with a sign': (lambda run, tmp: ['--condition', '+7'], ['+7', '--condition']),
+    'interpolate from a negative digit': (lambda run, tmp: ['--interpolate', '-1', '7'], ['-1']),
     'negative num': (lambda run, tmp: ['--num', '0'], ['--num']),
     'unknown extension': (lambda run, tmp: ['--output', tmp / 'x.jpg'], ['x.jpg', '.png']),
     'output under a file': (lambda run, tmp: ['--output', run / 'config.json' / 'x.png'], ['config.json']),

@@ -8,6 +8,7 @@ however it ends, so a lock file left behind by a killed trainer is simply taken 
 """
 import fcntl
 import os
+import re
 
 LOCK_NAME = 'training.lock'
 
@@ -86,6 +87,13 @@ def take(path, logdir):
             os.close(descriptor)
             raise
         os.close(descriptor)
+
+
+def holds_a_pid(path):
+    """Whether the file at `path` reads as a lock file does: a pid and a newline, or nothing (a trainer killed
+    between creating it and writing its pid)."""
+    with open(path, 'rb') as stream:
+        return re.fullmatch(rb'(\d+\n)?', stream.read(64)) is not None
 
 
 def same_file(descriptor, path):

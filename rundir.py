@@ -9,6 +9,7 @@ import os
 import re
 
 import checkpoints
+import logdir_lock
 
 # The hidden temporary files that cli.write_atomically leaves beside a file it was writing when killed
 # ('.<name>.<8 hex digits>.tmp'; '.<name>.tmp' before): the files training writes into a logdir, and its
@@ -44,6 +45,25 @@ def logdir_problem(logdir):
     if not os.access(parent, os.W_OK | os.X_OK):
         return 'cannot create --logdir %s: no permission to write in %s: choose another --logdir' % (logdir, parent)
     return None
+
+
+# What a new run writes by these names, where a folder that is no run yet may hold files of the user's: the
+# checkpoints, their index and data-order files, the quality record and the training sample grids.
+NEW_RUN_WRITES = re.compile(r'^(checkpoint|quality\.jsonl|model\.ckpt-\d+\..*)$')
+NEW_RUN_GRIDS = re.compile(r'^step_\d+\.png$')
+
+
+def files_a_new_run_would_write_over(logdir):
+    """The files of logdir (a folder with no config.json) that a new run would replace: named as the run's own
+    files are, or a lock file holding anything but a trainer's pid (a killed trainer's lock is taken over)."""
+    found = []
+    for folder, pattern in ((logdir, NEW_RUN_WRITES), (os.path.join(logdir, SAMPLES_NAME), NEW_RUN_GRIDS)):
+        if os.path.isdir(folder):
+            found += [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if pattern.match(name)]
+    lock = os.path.join(logdir, logdir_lock.LOCK_NAME)
+    if os.path.isfile(lock) and not logdir_lock.holds_a_pid(lock):
+        found.append(lock)
+    return found
 
 
 def leftovers(logdir):
