@@ -9,6 +9,7 @@ import pytest
 import classifier
 import evaluate
 import quality
+import runs
 import settings as settings_lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -120,7 +121,7 @@ def test_evaluate_refuses_such_a_classifier_dir_in_one_line_exit_2(tmp_path, mon
 
         def close(self):
             pass
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: Run())
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: Run())
     assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '5', '--classifier-dir', str(folder)]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith('dataset:')]
     assert len(err) == 1 and err[0].startswith('evaluate.py: error: ') and str(folder) in err[0], err

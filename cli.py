@@ -12,6 +12,8 @@ import re
 import secrets
 import sys
 
+import own_files
+
 # numpy's and TensorFlow's seeds are unsigned 32-bit numbers.
 HIGHEST_SEED = 2 ** 32 - 1
 
@@ -211,11 +213,16 @@ def existing_folder(path):
     return folder
 
 
-def output_problem(path, flag):
-    """Why `flag` `path` cannot be written (a folder of it is a file, it is a folder, the place takes no new
-    file), or None: checked before the work whose result it holds. Nothing is left behind."""
+def output_problem(path, flag, replace_unmarked=False):
+    """Why `flag` `path` cannot be written (a folder of it is a file, it is a folder, a file is there that this
+    project did not write, the place takes no new file), or None: checked before the work whose result it
+    holds. Nothing is left behind. replace_unmarked: the path is a run's own default output, any file there
+    replaced (runs of before wrote theirs without the mark)."""
     if os.path.isdir(path):
         return '%s %s is a directory: name a file inside it, or another path' % (flag, path)
+    replacing = None if replace_unmarked else own_files.replace_problem(path, flag)
+    if replacing:
+        return replacing
     folder = existing_folder(path)
     if not os.path.isdir(folder):
         return '%s %s cannot be written: %s is a file, not a folder: choose another %s' % (flag, path, folder, flag)

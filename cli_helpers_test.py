@@ -68,7 +68,9 @@ def test_output_problem_names_a_folder_that_is_a_file_or_an_output_that_is_a_fol
     a_folder = cli.output_problem(str(tmp_path / 'folder.png'), '--sheet')
     assert 'folder.png' in a_folder and 'directory' in a_folder
     assert cli.output_problem(str(tmp_path / 'new' / 'deeper' / 'sheet.png'), '--sheet') is None
-    assert cli.output_problem(str(tmp_path / 'notes.txt'), '--sheet') is None   # replacing a file is writing it
+    theirs = cli.output_problem(str(tmp_path / 'notes.txt'), '--sheet')
+    assert 'notes.txt' in theirs and 'not replaced' in theirs   # a file this project did not write stays
+    assert cli.output_problem(str(tmp_path / 'notes.txt'), '--output', replace_unmarked=True) is None
     assert not os.path.exists(str(tmp_path / 'new'))   # the check makes nothing
     assert sorted(os.listdir(str(tmp_path))) == ['folder.png', 'notes.txt']
 

@@ -653,8 +653,9 @@ def test_same_seed_same_pictures_other_seed_other_pictures(trained, tmp_path, ca
         assert generate_in_process(['--logdir', trained.logdir, '--condition', '5', '--num', '3',
                                     '--seed', seed, '--output', output]) == 0
         return np.load(str(output))
-    assert np.array_equal(draw('a.npy', 1), draw('b.npy', 1))
-    assert not np.allclose(draw('a.npy', 1), draw('c.npy', 2))
+    first = draw('a.npy', 1)
+    assert np.array_equal(first, draw('b.npy', 1))
+    assert not np.allclose(first, draw('c.npy', 2))
 
 
 def as_unit(images):
@@ -813,6 +814,7 @@ BAD_GENERATE_INPUT = {
     'output under a file': (lambda run, tmp: ['--output', run / 'config.json' / 'x.png'], ['config.json']),
     'interpolate out of range': (lambda run, tmp: ['--interpolate', '1', '12'], ['12']),
     'vary noise without a digit': (lambda run, tmp: ['--vary-noise'], ['--condition']),
+    'logdir is a file': (lambda run, tmp: ['--logdir', run / 'config.json'], ['config.json', 'is a file']),
     'no checkpoint': (lambda run, tmp: remove_checkpoints(run) and [], ['no checkpoint']),
     'incompatible checkpoint': (lambda run, tmp: edit_noise_len(run) and [], ['model.ckpt-4']),
     'corrupt checkpoint': (lambda run, tmp: corrupted(run) and [], ['corrupt']),
@@ -828,6 +830,16 @@ def test_bad_generate_input_is_one_line_exit_2_and_changes_nothing(case, run_cop
     assert generate_in_process(['--logdir', run_copy] + extra) == 2
     assert_one_error_line(capsys.readouterr().err, *words)
     assert snapshot(run_copy) == before
+
+
+@pytest.mark.parametrize('name', ['digits.png', 'digits.npz', 'progress.gif'])
+def test_generate_run_again_replaces_its_own_output(name, run_copy, tmp_path):
+    output = tmp_path / name
+    picture = ['--gif'] if name.endswith('.gif') else ['--condition', '3']
+    assert generate_in_process(['--logdir', run_copy] + picture + ['--output', output]) == 0
+    first = output.stat().st_ino
+    assert generate_in_process(['--logdir', run_copy] + picture + ['--output', output, '--seed', '1']) == 0
+    assert output.stat().st_ino != first   # a new file took its place
 
 
 def test_bad_generate_input_as_a_real_process(trained, home, tmp_path):
@@ -1213,7 +1225,10 @@ def test_a_hand_edited_config_of_the_wrong_kind_is_one_line(run_copy, capsys):
 # ------------------------------------------------------------------------------------ files the user owns, and
 # what a run remembers
 
-USER_FILES = ['.draft.tmp', os.path.join('samples', '.x.tmp'), 'checkpoint.tmp.txt', 'model.ckpt-7.meta', 'notes.txt']
+USER_FILES = ['.draft.tmp', os.path.join('samples', '.x.tmp'), 'checkpoint.tmp.txt', 'notes.txt']
+# Named as a checkpoint's file: a new run refuses a folder that holds one (its own checkpoint of step 7 would
+# replace it, and pruned, remove it), so this one joins the folder once it is a run.
+USER_FILE_NAMED_AS_A_CHECKPOINTS = 'model.ckpt-7.meta'
 
 
 def test_a_new_run_in_a_folder_of_the_users_removes_none_of_their_files(tmp_path, capsys):
@@ -1227,10 +1242,11 @@ def test_a_new_run_in_a_folder_of_the_users_removes_none_of_their_files(tmp_path
         assert (logdir / name).read_text() == 'the user\'s ' + name
     # Resumed (now a run of its own), its saves' leftovers go, by their exact names, and the user's stay.
     (logdir / '.config.json.tmp').write_text('cut short')
+    (logdir / USER_FILE_NAMED_AS_A_CHECKPOINTS).write_text('the user\'s ' + USER_FILE_NAMED_AS_A_CHECKPOINTS)
     assert main_in_process(['--logdir', logdir, '--steps', '3']) == 0
     assert 'removed 1 temporary file' in capsys.readouterr().out
     assert not (logdir / '.config.json.tmp').exists()
-    for name in USER_FILES:
+    for name in USER_FILES + [USER_FILE_NAMED_AS_A_CHECKPOINTS]:
         assert (logdir / name).read_text() == 'the user\'s ' + name
 
 

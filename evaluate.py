@@ -29,6 +29,7 @@ import classifier as classifier_lib
 import cli
 import dataset
 import grids
+import own_files
 import quality
 import runs
 import settings
@@ -99,18 +100,6 @@ def build_parser():
                              % (classifier_lib.CACHE_ENVIRONMENT, classifier_lib.CACHE_SUBFOLDER,
                                 classifier_lib.CACHE_SUBFOLDER))
     return parser
-
-
-# ---------------------------------------------------------------- loading runs
-
-def load_run(logdir):
-    logdir = os.fspath(logdir)
-    if os.path.isfile(logdir):
-        raise runs.RunError(A_FILE % logdir)
-    return runs.load_generator(logdir)
-
-
-A_FILE = '%s is a file, not a training run: pass the directory main.py trained into'
 
 
 # ---------------------------------------------------------------- measuring
@@ -189,7 +178,7 @@ def run_grid(generator, classifier, run, seed):
 
 def measure_run(logdir, evaluators, args, with_grid=False):
     """(row of figures, full result, grid picture or None) for one run; the generator is closed after."""
-    generator = load_run(logdir)
+    generator = runs.load_generator(logdir)
     try:
         run = generator.settings
         if args.trained_weights:
@@ -400,11 +389,7 @@ def unique_runs(run_dirs):
 
 def run_config(logdir):
     """The config.json of the run in logdir, checked as far as it can be without loading the run; RunError."""
-    if os.path.isfile(logdir):
-        raise runs.RunError(A_FILE % logdir)
-    if not os.path.isdir(logdir):
-        raise runs.RunError('no training run in %s (no such directory): train first with python main.py --logdir %s'
-                            % (logdir, logdir))
+    runs.check_run_folder(logdir)
     config = runs.read_config(logdir)
     if config is None:
         raise runs.RunError('no %s in %s, so it is not a training run: train first with python main.py --logdir %s'
@@ -552,7 +537,8 @@ def curves(args):
     figure.tight_layout()
     try:
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        cli.write_atomically(output, lambda stream: figure.savefig(stream, format='png'))
+        cli.write_atomically(output, lambda stream: figure.savefig(stream, format='png',
+                                                                   metadata={'Software': own_files.MARK.decode()}))
     except OSError as error:
         return fail(cli.unwritable(os.path.dirname(os.path.abspath(output)), error,
                                    '%s was not written: choose another --output' % output), 1)

@@ -885,6 +885,16 @@ def test_curves_draw_every_run_into_one_picture(tmp_path, capsys):
     assert str(output) in capsys.readouterr().out
 
 
+def test_curves_drawn_again_replace_their_own_picture_and_never_the_users(tmp_path, capsys):
+    write_record(tmp_path / 'a', [(500, 1.0, 0.5, 9.0), (1000, 2.0, 0.8, 4.0)])
+    output = tmp_path / 'curves.png'
+    for _ in range(2):   # the second run finds the first one's picture, marked as the project's, and replaces it
+        assert evaluate.main(['--curves', str(tmp_path / 'a'), '--output', str(output)]) == 0
+    output.write_bytes(b'my own picture')
+    assert evaluate.main(['--curves', str(tmp_path / 'a'), '--output', str(output)]) == 2
+    assert 'not replaced' in capsys.readouterr().err and output.read_bytes() == b'my own picture'
+
+
 def test_curves_of_a_run_without_a_quality_record_is_one_line(tmp_path, capsys):
     (tmp_path / 'empty').mkdir()
     assert evaluate.main(['--curves', str(tmp_path / 'empty')]) == 2

@@ -30,6 +30,7 @@ import numpy as np
 import cli
 import dataset as dataset_lib
 import grids
+import own_files
 import runs
 
 PROG = 'generate.py'
@@ -161,6 +162,7 @@ def write_npz(stream, picture, directory):
     waiting = {name: tempfile.TemporaryFile(dir=directory) for name in arrays}
     try:
         with zipfile.ZipFile(stream, 'w', zipfile.ZIP_STORED, allowZip64=True) as archive:
+            archive.comment = own_files.MARK
             with archive.open('images.npy', 'w', force_zip64=True) as member:
                 member.write(npy_header(np.float32, (picture.count, 28, 28)))
                 for images, labels, extra in picture_chunks(picture):
@@ -205,10 +207,10 @@ def output_bytes(path, picture):
     return images + 2 * picture.count * beside   # the small arrays wait in temporary files, then join the zip
 
 
-def output_problem(path, picture):
-    """Why the output of `picture` cannot be written to path (no file can be made there, too large a PNG, or too
-    little space), or None."""
-    problem = cli.output_problem(path, '--output')
+def output_problem(path, picture, replace_unmarked=False):
+    """Why the output of `picture` cannot be written to path (no file can be made there, a file of the user's is
+    there, too large a PNG, or too little space), or None. replace_unmarked: as cli.output_problem."""
+    problem = cli.output_problem(path, '--output', replace_unmarked)
     if problem:
         return problem
     if extension_of(path) == '.png':
@@ -532,7 +534,7 @@ def draw(args, generator):
     if not generator.conditioned:
         picture = unlabelled(picture)
     output = args.output or os.path.join(args.logdir, picture.name + '.png')
-    problem = output_problem(output, picture)
+    problem = output_problem(output, picture, replace_unmarked=not args.output)
     if problem:
         return cli.fail(PROG, problem)
     try:
@@ -560,7 +562,7 @@ def make_gif(args):
     output = args.output or os.path.join(args.logdir, 'progress.gif')
     if extension_of(output) != '.gif':
         return cli.fail(PROG, '--gif writes a GIF: give --output a .gif name, not %s' % output)
-    problem = cli.output_problem(output, '--output')
+    problem = cli.output_problem(output, '--output', replace_unmarked=not args.output)
     if problem:
         return cli.fail(PROG, problem)
     paths = sorted(glob.glob(os.path.join(glob.escape(args.logdir), 'samples', '*.png')))

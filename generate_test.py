@@ -11,6 +11,7 @@ import pytest
 
 import generate
 import grids
+import own_files
 import runs
 from conftest import NO_R1, offline_environment
 
@@ -198,7 +199,7 @@ def png_header(path, width, height):
     """A PNG's header and the start of its pixels: enough for an image library to open it and read its size."""
     def chunk(kind, data):
         return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
-    path.write_bytes(grids.PNG_SIGNATURE + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0))
+    path.write_bytes(own_files.PNG_SIGNATURE + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0))
                      + chunk(b'IDAT', zlib.compress(b'\0' * 1000)))
 
 

@@ -9,14 +9,14 @@ import warnings
 import zlib
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 import cli
+import own_files
 
 FRAME_GREY = 128
 # The largest picture PIL opens without a warning (it refuses twice as many pixels): a larger grid is of no use.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS
-PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
 
 def make_grid(images, columns, padding=2, row_labels=None):
@@ -103,7 +103,10 @@ class LabelMargin(object):
 def save_png(path, picture):
     """Write through a temporary file, so a crash never leaves a half-written picture."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    return cli.write_atomically(path, lambda stream: Image.fromarray(picture).save(stream, format='PNG'))
+    marked = PngImagePlugin.PngInfo()
+    marked.add_text(own_files.PNG_KEYWORD.decode(), own_files.MARK.decode())
+    return cli.write_atomically(path, lambda stream: Image.fromarray(picture).save(stream, format='PNG',
+                                                                                   pnginfo=marked))
 
 
 def write_png(stream, bands, height, width):
@@ -112,8 +115,9 @@ def write_png(stream, bands, height, width):
     def chunk(kind, data):
         stream.write(struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data)))
 
-    stream.write(PNG_SIGNATURE)
+    stream.write(own_files.PNG_SIGNATURE)
     chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0))   # 8-bit grey, no interlacing
+    chunk(b'tEXt', own_files.png_text())
     compressor = zlib.compressobj(6)
     written = 0
     for rows in bands:
@@ -159,4 +163,5 @@ def save_gif(frames, path, milliseconds=200):
     if not frames:
         raise ValueError('no PNG frames to turn into %s' % path)
     return cli.write_atomically(path, lambda stream: frames[0].save(
-        stream, format='GIF', save_all=True, append_images=frames[1:], duration=milliseconds, loop=0))
+        stream, format='GIF', save_all=True, append_images=frames[1:], duration=milliseconds, loop=0,
+        comment=own_files.MARK))

@@ -292,12 +292,19 @@ class Generator(object):
         self.close()
 
 
-def load_generator(logdir):
-    """The generator of the latest checkpoint in logdir, built from its config.json."""
-    logdir = os.fspath(logdir)
+def check_run_folder(logdir):
+    """RunError where logdir is a file, or nothing: what a command pointed at a run says before reading it."""
+    if os.path.isfile(logdir):
+        raise RunError('%s is a file, not a training run: pass the directory main.py trained into' % logdir)
     if not os.path.isdir(logdir):
         raise RunError('no training run in %s (no such directory): train first with python main.py --logdir %s'
                        % (logdir, logdir))
+
+
+def load_generator(logdir):
+    """The generator of the latest checkpoint in logdir, built from its config.json."""
+    logdir = os.fspath(logdir)
+    check_run_folder(logdir)
     config = read_config(logdir)
     if config is None:
         raise RunError('no %s in %s, so it is not a training run: train first with python main.py --logdir %s'

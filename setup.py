@@ -8,7 +8,7 @@ setup(
     python_requires='>=3.10',
     py_modules=['benchmark', 'callbacks', 'checkpoints', 'classifier', 'cli', 'clusters', 'dataset', 'evaluate',
                 'export', 'generate', 'grids', 'lapgan', 'legacy', 'logdir_lock', 'losses', 'main', 'model', 'networks',
-                'ops', 'quality', 'resume', 'rundir', 'runs', 'settings', 'signals'],
+                'ops', 'own_files', 'quality', 'resume', 'rundir', 'runs', 'settings', 'signals'],
     install_requires=[
         # The CPU build: half the download of `tensorflow`, for machines without a GPU.
         # Both import as `tensorflow`; for a GPU install `tensorflow==2.21.0` instead (see README).

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zlib
 
+import numpy as np
 import pytest
 
 from conftest import NO_R1, snapshot
@@ -72,6 +73,20 @@ def garbage_quality_record(space):
     mine(space / 'run' / 'quality.jsonl', b'{"step": 250, "training_seconds": 60, "accuracy": 0.9}\n{"step": 5\n')
 
 
+def earlier_output_at(space, name):
+    """A picture this project wrote at the output (so that the output may be replaced, and a later error is what
+    stops the command), and a file of the user's named as a temporary file of it would be."""
+    import grids
+    from PIL import Image
+    path = space / name
+    if name.endswith('.gif'):
+        grids.save_gif([Image.new('L', (4, 4))], str(path))
+    else:
+        grids.save_png(str(path), np.zeros((4, 4), np.uint8))
+    mine(space / ('.%s.tmp' % name))
+    return path
+
+
 def users_files_beside(space, name):
     """A file of the user's at the output and one named as a temporary file of it would be."""
     mine(space / name)
@@ -98,23 +113,42 @@ CASES = {
     'generate.py: --num with --arithmetic': (
         'generate.py', lambda s: ['--logdir', s / 'run', '--arithmetic', '--num', '3', '--output',
                                   users_files_beside(s, 'sum.png')], ['--num', '--arithmetic']),
-    'generate.py: a GIF frame too large, the user\'s GIF at the output': (
+    'generate.py: a GIF frame too large, an earlier GIF at the output': (
         'generate.py', lambda s: png_of_size(s / 'run' / 'samples' / 'step_9999999.png', 15000, 15000) or [
-            '--logdir', s / 'run', '--gif', '--output', users_files_beside(s, 'progress.gif')], ['step_9999999.png']),
+            '--logdir', s / 'run', '--gif', '--output', earlier_output_at(s, 'progress.gif')],
+        ['step_9999999.png']),
+    'generate.py: the user\'s picture at the output': (
+        'generate.py', lambda s: ['--logdir', s / 'run', '--condition', '3', '--output', mine(s / 'mine.png')],
+        ['mine.png', 'not replaced']),
+    'generate.py: the user\'s arrays at the output': (
+        'generate.py', lambda s: ['--logdir', s / 'run', '--output', mine(s / 'mine.npy')], ['mine.npy', '.npy']),
+    'generate.py: the user\'s archive at the output': (
+        'generate.py', lambda s: ['--logdir', s / 'run', '--output', mine(s / 'mine.npz')],
+        ['mine.npz', 'not replaced']),
+    'generate.py: the user\'s GIF at the --gif output': (
+        'generate.py', lambda s: ['--logdir', s / 'run', '--gif', '--output', mine(s / 'mine.gif')],
+        ['mine.gif', 'not replaced']),
+    'evaluate.py: the user\'s picture at the sheet': (
+        'evaluate.py', lambda s: ['--compare', s / 'run', '--sheet', mine(s / 'sheet.png')],
+        ['--sheet', 'sheet.png', 'not replaced']),
+    'evaluate.py: the user\'s picture at the curves\' output': (
+        'evaluate.py', lambda s: ['--curves', s / 'run', '--output', mine(s / 'curves.png')],
+        ['--output', 'curves.png', 'not replaced']),
     'evaluate.py: a classifier dir of the user\'s': (
         'evaluate.py', lambda s: ['--logdir', s / 'run', '--num-per-class', '5', '--classifier-dir',
                                   a_users_classifier_dir(s)], ['my-classifier', '--classifier-dir']),
     'evaluate.py: the working directory as classifier dir': (
         'evaluate.py', lambda s: ['--logdir', 'run', '--num-per-class', '5', '--classifier-dir', '.'],
         ['--classifier-dir']),
-    'evaluate.py: a missing run, the user\'s file at the sheet': (
-        'evaluate.py', lambda s: ['--compare', s / 'run', s / 'missing', '--sheet', users_files_beside(s, 'sheet.png')],
+    'evaluate.py: a missing run, an earlier sheet at the sheet': (
+        'evaluate.py', lambda s: ['--compare', s / 'run', s / 'missing', '--sheet',
+                                  earlier_output_at(s, 'sheet.png')],
         ['missing']),
     'evaluate.py: a sheet under the user\'s file': (
         'evaluate.py', lambda s: ['--compare', s / 'run', '--sheet', s / 'notes.txt' / 'sheet.png'], ['--sheet']),
-    'evaluate.py: a garbage quality record, the user\'s file at the output': (
+    'evaluate.py: a garbage quality record, earlier curves at the output': (
         'evaluate.py', lambda s: garbage_quality_record(s) or ['--curves', s / 'run', '--output',
-                                                               users_files_beside(s, 'curves.png')],
+                                                               earlier_output_at(s, 'curves.png')],
         ['quality.jsonl', 'line 2']),
     'evaluate.py: too many digits per class': (
         'evaluate.py', lambda s: ['--logdir', s / 'run', '--num-per-class', '1000000000'], ['--num-per-class']),
