@@ -10,6 +10,7 @@ import pytest
 import classifier
 import evaluate
 import quality
+import runs
 import settings
 from conftest import NO_R1
 
@@ -573,7 +574,7 @@ class FakeGenerator:
 
 def test_cli_json_prints_exactly_one_json_object(trained, tmp_path, monkeypatch, capsys):
     generator = FakeGenerator(trained.images, trained.labels)
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: generator)
     code = evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20', '--json',
                           '--classifier-dir', trained.cache_dir])
     out = capsys.readouterr().out
@@ -603,7 +604,7 @@ def test_trained_weights_are_scored_in_place_of_the_average_and_said_so(trained,
     def scored(flags):
         generator = AveragedRun(trained.images, trained.labels)
         generator.settings = settings.resolve(dict(dataset='mnist_sample', ema_decay=0.5))[0]
-        monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+        monkeypatch.setattr(runs, 'load_generator', lambda logdir: generator)
         assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20', '--json',
                               '--classifier-dir', trained.cache_dir] + flags) == 0
         return json.loads(capsys.readouterr().out)
@@ -629,7 +630,7 @@ def test_noise_scale_scores_the_run_drawing_from_wider_or_narrower_noise_and_say
         def sample(self, labels, seed=None, noise_scale=1.0):
             asked.append(noise_scale)
             return super().sample(labels, seed)
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: Recording(trained.images, trained.labels))
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: Recording(trained.images, trained.labels))
     argv = ['--logdir', str(tmp_path), '--num-per-class', '20', '--classifier-dir', trained.cache_dir]
     assert evaluate.main(argv + ['--noise-scale', '0.8', '--json']) == 0
     assert json.loads(capsys.readouterr().out)['settings']['noise_scale'] == 0.8 and set(asked) == {0.8}
@@ -655,7 +656,7 @@ def test_noise_scale_is_positive_and_scores_a_generator(argv, words, capsys):
 def test_cli_table_shows_the_json_precision_recall_density_coverage_of_both_rows(trained, tmp_path, monkeypatch,
                                                                                    capsys):
     argv = ['--logdir', str(tmp_path), '--num-per-class', '20', '--classifier-dir', trained.cache_dir]
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: FakeGenerator(trained.images, trained.labels))
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: FakeGenerator(trained.images, trained.labels))
     assert evaluate.main(argv + ['--json']) == 0
     result = json.loads(capsys.readouterr().out)
     assert evaluate.main(argv) == 0
@@ -670,7 +671,7 @@ def test_cli_table_shows_the_json_precision_recall_density_coverage_of_both_rows
 
 def test_cli_table_has_generated_and_reference_rows(trained, tmp_path, monkeypatch, capsys):
     generator = FakeGenerator(trained.images, trained.labels)
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: generator)
     code = evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20',
                           '--classifier-dir', trained.cache_dir])
     out = capsys.readouterr().out
@@ -682,7 +683,7 @@ def test_cli_table_has_generated_and_reference_rows(trained, tmp_path, monkeypat
 
 def test_cli_flags_a_run_that_copies_training_digits(trained, tmp_path, monkeypatch, capsys):
     generator = FakeGenerator(trained.train_images, trained.train_labels)
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: generator)
     assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20',
                           '--classifier-dir', trained.cache_dir]) == 0
     assert 'COPYING' in capsys.readouterr().out
@@ -690,7 +691,7 @@ def test_cli_flags_a_run_that_copies_training_digits(trained, tmp_path, monkeypa
 
 def test_cli_reports_no_accuracy_for_an_unconditioned_run(trained, tmp_path, monkeypatch, capsys):
     generator = FakeGenerator(trained.images, trained.labels, conditioned=False)
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: generator)
     assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '20', '--json',
                           '--classifier-dir', trained.cache_dir]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -906,7 +907,7 @@ def test_curves_of_a_run_without_a_quality_record_is_one_line(tmp_path, capsys):
 
 def test_more_digits_per_class_than_the_documented_limit_is_one_line_at_once(trained, tmp_path, monkeypatch, capsys):
     generator = FakeGenerator(trained.images, trained.labels)
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: generator)
     assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '1000000000',
                           '--classifier-dir', trained.cache_dir]) == 2
     lines = error_lines(capsys)
@@ -1023,7 +1024,7 @@ def test_a_cache_place_that_fails_to_take_a_folder_is_exit_1(trained, tmp_path, 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, 'Read-only file system')
     generator = FakeGenerator(trained.images, trained.labels)
-    monkeypatch.setattr(evaluate, 'load_run', lambda logdir: generator)
+    monkeypatch.setattr(runs, 'load_generator', lambda logdir: generator)
     monkeypatch.setattr(tempfile, 'mkdtemp', read_only)
     assert evaluate.main(['--logdir', str(tmp_path), '--num-per-class', '5',
                           '--classifier-dir', str(tmp_path / 'new-cache')]) == 1

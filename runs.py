@@ -75,6 +75,8 @@ def build_model(model_settings, condition_vectors=None):
 def read_condition_vectors(path, num_classes, source, fix):
     """A float32 (num_classes, D) array of finite numbers from a .npy file; RunError naming `source` and `fix`
     if not."""
+    if os.path.isdir(path):
+        raise RunError('%s is a folder, not a .npy file: %s' % (source, fix))
     if not os.path.isfile(path):
         raise RunError('%s: file not found: %s' % (source, fix))
     try:
@@ -293,7 +295,7 @@ class Generator(object):
 
 
 def check_run_folder(logdir):
-    """RunError where logdir is a file, or nothing: what a command pointed at a run says before reading it."""
+    """RunError where logdir is a file or is missing: what a command pointed at a run says before reading it."""
     if os.path.isfile(logdir):
         raise RunError('%s is a file, not a training run: pass the directory main.py trained into' % logdir)
     if not os.path.isdir(logdir):

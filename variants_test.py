@@ -362,10 +362,12 @@ def test_condition_vectors_file_is_stored_with_the_run_and_used_to_draw(tmp_path
     assert np.load(str(tmp_path / 'x.npy')).shape == (2, 28, 28)
 
 
-@pytest.mark.parametrize('case', ['missing', 'one-dimensional', 'wrong rows', 'not numbers', 'huge'])
+@pytest.mark.parametrize('case', ['missing', 'a folder', 'one-dimensional', 'wrong rows', 'not numbers', 'huge'])
 def test_bad_condition_vectors_file_is_one_line_exit_2(case, tmp_path, capsys):
     path = tmp_path / 'vectors.npy'
-    if case == 'huge':   # would overflow the first layer: "training diverged" is no help
+    if case == 'a folder':
+        path.mkdir()
+    elif case == 'huge':   # would overflow the first layer: "training diverged" is no help
         np.save(str(path), np.eye(10, 4, dtype=np.float32) * 1e30)
     elif case == 'one-dimensional':
         np.save(str(path), np.zeros(10, np.float32))
@@ -377,6 +379,7 @@ def test_bad_condition_vectors_file_is_one_line_exit_2(case, tmp_path, capsys):
     assert main(TINY + ['--condition-vectors', path, '--logdir', logdir, '--steps', '1']) == 2
     line = error_line(capsys.readouterr().err)
     assert str(path) in line and '--condition-vectors' in line
+    assert ('is a folder' in line) == (case == 'a folder') and ('not found' in line) == (case == 'missing')
     assert not logdir.exists()
 
 
