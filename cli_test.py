@@ -446,7 +446,8 @@ def test_a_new_run_trains_beside_the_users_other_files_and_takes_over_a_lock_lef
     (folder / 'training.lock').write_text('12345\n')
     assert main_in_process(TINY_MODEL + ['--logdir', folder, '--steps', '1', '--eval-every', '0']) == 0
     assert (folder / 'config.json').exists() and not (folder / 'training.lock').exists()
-    assert (folder / 'notes.txt').read_text() == 'notes' and (folder / 'samples' / 'sketch.png').read_text() == 'a sketch'
+    assert (folder / 'notes.txt').read_text() == 'notes'
+    assert (folder / 'samples' / 'sketch.png').read_text() == 'a sketch'
 
 
 def test_augment_choices_print_as_words():
