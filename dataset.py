@@ -517,8 +517,17 @@ def _npz_arrays(path, keys, optional=()):
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise DataError(f"{path}: not a readable .npz ({error}); replace it with a complete copy") from None
+        raise DataError(f"{path}: not a readable .npz ({numpy_load_reason(error)}); replace it with a complete "
+                        f"copy") from None
     return arrays
+
+
+def numpy_load_reason(error):
+    """numpy.load's error, said for a user. A file that starts as neither .npy nor .npz is one numpy would only
+    unpickle, and its message offers that; this project never unpickles, so the file is named for what it is not."""
+    if isinstance(error, ValueError) and 'pickled' in str(error):
+        return 'it does not start as numpy writes a .npy or .npz file'
+    return str(error)
 
 
 def _checked_names(names, source):

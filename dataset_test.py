@@ -549,6 +549,15 @@ def test_labels_or_class_names_that_cannot_be_classes_are_refused_in_one_line(ca
             assert word in message, message
 
 
+def test_a_file_that_is_no_npz_at_all_is_named_as_such_with_no_advice_to_unpickle_it(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_bytes(b"what I tried, and why\n")
+    with pytest.raises(DataError) as raised:
+        load_dataset(path=path)
+    message = str(raised.value)
+    assert "notes.npz" in message and "as numpy writes" in message and "pickle" not in message, message
+
+
 def test_images_that_are_not_28_by_28_are_reported(tmp_path):
     folder = tmp_path / "mnist"
     write_idx_folder(folder)

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 import cli
+import dataset as dataset_lib
 import legacy
 import settings as settings_lib
 
@@ -82,7 +83,8 @@ def read_condition_vectors(path, num_classes, source, fix):
     try:
         vectors = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as error:
-        raise RunError('%s is not a readable .npy array (%s): %s' % (source, error, fix))
+        raise RunError('%s is not a readable .npy array (%s): %s'
+                       % (source, dataset_lib.numpy_load_reason(error), fix))
     if vectors.ndim != 2 or vectors.shape[0] != num_classes or vectors.shape[1] < 1:
         raise RunError('%s holds an array of shape %s, not one row per class, shape (%d, D): %s'
                        % (source, vectors.shape, num_classes, fix))

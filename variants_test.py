@@ -380,6 +380,7 @@ def test_bad_condition_vectors_file_is_one_line_exit_2(case, tmp_path, capsys):
     line = error_line(capsys.readouterr().err)
     assert str(path) in line and '--condition-vectors' in line
     assert ('is a folder' in line) == (case == 'a folder') and ('not found' in line) == (case == 'missing')
+    assert 'pickle' not in line   # numpy's advice for a file with no .npy header: unpickling is never the fix
     assert not logdir.exists()
 
 
