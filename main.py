@@ -180,12 +180,6 @@ def check_arguments(args):
     if problem:
         raise UsageError(problem)
     if not os.path.exists(os.path.join(args.logdir, rundir.CONFIG_NAME)):
-        replaced = rundir.files_a_new_run_would_write_over(args.logdir)
-        if replaced:
-            raise UsageError('--logdir %s is not a run (no config.json), and a new run would write over its %s: '
-                             'move %s, or choose another --logdir'
-                             % (args.logdir, ', '.join(os.path.relpath(path, args.logdir) for path in replaced),
-                                'it' if len(replaced) == 1 else 'them'))
         settings_lib.resolve(given_settings(args))   # a new run's flags are checked now, not after the import
 
 

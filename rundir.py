@@ -23,7 +23,8 @@ SAMPLES_NAME = 'samples'
 
 
 def logdir_problem(logdir):
-    """Why training could not write into logdir, or None. Creates nothing."""
+    """Why training could not write into logdir (a new run included: see files_a_new_run_would_write_over), or
+    None. Creates nothing."""
     if os.path.islink(logdir) and not os.path.exists(logdir):
         return '--logdir %s is a link to %s, which does not exist: choose another --logdir' % (
             logdir, os.readlink(logdir))
@@ -36,6 +37,11 @@ def logdir_problem(logdir):
         if os.path.exists(samples) and not os.path.isdir(samples):
             return ('%s is a file, where training puts its sample grids: move it, or choose another --logdir'
                     % samples)
+        replaced = files_a_new_run_would_write_over(logdir)
+        if replaced:
+            return ('--logdir %s is not a run (no config.json), and a new run would write over its %s: move %s, or '
+                    'choose another --logdir' % (logdir, ', '.join(os.path.relpath(path, logdir) for path in replaced),
+                                                 'it' if len(replaced) == 1 else 'them'))
         return None
     parent = os.path.dirname(os.path.abspath(logdir))
     while not os.path.exists(parent):
@@ -49,13 +55,16 @@ def logdir_problem(logdir):
 
 # What a new run writes by these names, where a folder that is no run yet may hold files of the user's: the
 # checkpoints, their index and data-order files, the quality record and the training sample grids.
-NEW_RUN_WRITES = re.compile(r'^(checkpoint|quality\.jsonl|model\.ckpt-\d+\..*)$')
+NEW_RUN_WRITES = re.compile(r'^(checkpoint|quality\.jsonl|%s-\d+\..*)$' % re.escape(checkpoints.CHECKPOINT_NAME))
 NEW_RUN_GRIDS = re.compile(r'^step_\d+\.png$')
 
 
 def files_a_new_run_would_write_over(logdir):
-    """The files of logdir (a folder with no config.json) that a new run would replace: named as the run's own
-    files are, or a lock file holding anything but a trainer's pid (a killed trainer's lock is taken over)."""
+    """The files of logdir that a new run would replace: named as the run's own files are, or a lock file holding
+    anything but a trainer's pid (a killed trainer's lock is taken over). None where logdir holds a run (its
+    config.json): its files are the project's."""
+    if os.path.exists(os.path.join(logdir, CONFIG_NAME)):
+        return []
     found = []
     for folder, pattern in ((logdir, NEW_RUN_WRITES), (os.path.join(logdir, SAMPLES_NAME), NEW_RUN_GRIDS)):
         if os.path.isdir(folder):
