@@ -86,10 +86,10 @@ def class_number(text, names):
         return text if 0 <= text < len(names) else None
     if text in names:
         return names.index(text)
-    spelt = [file_slug(name) for name in names]
+    spelt, slug = [file_slug(name) for name in names], file_slug(text)
     # A spelling of a name, not of a number: '-1' and '+7' name no digit, though their file names would.
-    if not file_slug(text).isdigit() and spelt.count(file_slug(text)) == 1:
-        return spelt.index(file_slug(text))
+    if not slug.isdigit() and spelt.count(slug) == 1:
+        return spelt.index(slug)
     if re.fullmatch(r'[0-9]+', text) and int(text) < len(names):
         return int(text)
     return None

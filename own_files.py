@@ -25,15 +25,18 @@ def png_text():
 
 
 def written_here(path):
-    """Whether the file at path carries the mark. Reads only the start of a PNG or GIF, and a zip's directory."""
+    """Whether the file at path carries the mark. Reads only the start of a PNG or GIF, and a zip's directory;
+    opens it once."""
     try:
         with open(path, 'rb') as stream:
             head = stream.read(8)
             if head == PNG_SIGNATURE:
                 return png_text() in png_texts(stream)
+            stream.seek(0)
             if head[:6] in GIF_SIGNATURES:
-                return gif_comment(path) == MARK
-        return zipfile.is_zipfile(path) and zip_comment(path) == MARK
+                return gif_comment(stream) == MARK
+            with zipfile.ZipFile(stream) as archive:   # not a zip: BadZipFile
+                return archive.comment == MARK
     except (OSError, ValueError, zipfile.BadZipFile, struct.error):
         return False
 
@@ -51,15 +54,10 @@ def png_texts(stream):
         stream.seek(4, os.SEEK_CUR)   # the chunk's CRC
 
 
-def gif_comment(path):
+def gif_comment(stream):
     from PIL import Image
-    with Image.open(path) as picture:
+    with Image.open(stream) as picture:
         return picture.info.get('comment')
-
-
-def zip_comment(path):
-    with zipfile.ZipFile(path) as archive:
-        return archive.comment
 
 
 def replace_problem(path, flag):
